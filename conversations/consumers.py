@@ -1,0 +1,139 @@
+"""The chat socket: who may connect, what frames mean, and relaying reply events."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from conversations import generation, replies
+from conversations.protocol import (
+    MAX_FRAME_BYTES,
+    FrameError,
+    error_frame,
+    parse_chat_frame,
+    parse_sync_frame,
+)
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    conversation_id: uuid.UUID
+    group: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope["user"]
+        # A custom close code only reaches the browser after the handshake is
+        # accepted; closing before accept() would be a bare HTTP 403.
+        if not user.is_authenticated:
+            await self.accept()
+            await self.close(code=4401)
+            return
+        self.conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
+        owned = await database_sync_to_async(replies.owns_conversation)(
+            conversation_id=self.conversation_id, user_id=user.pk
+        )
+        if not owned:
+            await self.accept()
+            await self.close(code=4404)
+            return
+        self.group = generation.conversation_group(self.conversation_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.group:
+            return
+        if text_data is None:
+            await self.send_json(error_frame("bad_frame", "Frames must be JSON text."))
+            return
+        if len(text_data) > MAX_FRAME_BYTES:
+            await self.send_json(error_frame("bad_frame", "That frame is too large."))
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.send_json(error_frame("bad_frame", "Frames must be valid JSON."))
+            return
+        if not isinstance(content, dict):
+            await self.send_json(error_frame("bad_frame", "Frames must be JSON objects."))
+            return
+        try:
+            await self.receive_json(content)
+        except (FrameError, replies.ReplyRefused) as exc:
+            await self.send_json(error_frame(exc.code, exc.message))
+
+    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        match content.get("type"):
+            case "chat":
+                request = parse_chat_frame(content)
+                await generation.start(
+                    conversation_id=self.conversation_id,
+                    content=request.content,
+                    model=request.model,
+                    client_id=request.client_id,
+                )
+            case "stop":
+                await self.stop()
+            case "sync":
+                await self.sync(parse_sync_frame(content))
+            case "ping":
+                await self.send_json({"type": "pong"})
+            case _:
+                raise FrameError("bad_frame", "Unknown frame type.")
+
+    async def stop(self) -> None:
+        reply_id = await database_sync_to_async(replies.streaming_reply_id)(
+            conversation_id=self.conversation_id
+        )
+        if reply_id is None:
+            raise FrameError("not_streaming", "No reply is being written.")
+        await generation.request_stop(self.conversation_id)
+
+    async def sync(self, after: str | None) -> None:
+        messages, reset = await database_sync_to_async(replies.messages_after)(
+            conversation_id=self.conversation_id, after=after, is_alive=generation.is_alive
+        )
+        await self.send_json({"type": "history", "messages": messages, "reset": reset})
+        if any(message["status"] == "streaming" for message in messages):
+            await generation.request_snapshot(self.conversation_id, self.channel_name)
+
+    # Group events from generation.py -> frames ------------------------------
+
+    async def message_saved(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {
+                "type": "message",
+                "message": event["message"],
+                "client_id": event["client_id"],
+                "title": event["title"],
+            }
+        )
+
+    async def reply_started(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "reply", "message": event["message"], "seq": 0})
+
+    async def reply_snapshot(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "reply", "message": event["message"], "seq": event["seq"]})
+
+    async def reply_delta(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {
+                "type": event["kind"],
+                "message_id": event["message_id"],
+                "seq": event["seq"],
+                "content": event["content"],
+            }
+        )
+
+    async def reply_done(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "done", "message": event["message"]})
+
+    async def reply_error(self, event: dict[str, Any]) -> None:
+        await self.send_json(error_frame(event["code"], event["message"], event["message_id"]))

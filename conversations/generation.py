@@ -1,0 +1,272 @@
+"""One reply = one task: stream from Ollama, coalesce, checkpoint, publish, finish.
+
+The task belongs to no socket. It publishes to the conversation's group, so any
+number of tabs (on any worker, with Redis) watch it, and it goes on when they
+all close. It listens for stop and sync requests on its own control channel.
+Only this module sends reply events to groups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+
+from conversations import replies
+from conversations.models import Message
+from conversations.ollama import OllamaError, get_client
+from conversations.protocol import MessageData
+
+logger = logging.getLogger(__name__)
+
+PROCESS_STARTED = timezone.now()
+# Replies started by this process and still running, by conversation id.
+_running: dict[uuid.UUID, Generation | None] = {}
+
+
+def conversation_group(conversation_id: uuid.UUID) -> str:
+    return f"conversation.{conversation_id}"
+
+
+def control_group(conversation_id: uuid.UUID) -> str:
+    return f"conversation.{conversation_id}.control"
+
+
+def is_alive(message: Message) -> bool:
+    """Whether a reply marked "streaming" still has a writer.
+
+    A live writer saves the reply at least every few checkpoint intervals, so
+    a reply that stopped moving lost its writer. With the in-memory channel
+    layer there is only this process, so a reply it is not running and that
+    is older than the process is certainly dead.
+    """
+    generation = _running.get(message.conversation_id)
+    if generation is not None and generation.reply_id == message.pk:
+        return True
+    if isinstance(get_channel_layer(), InMemoryChannelLayer) and message.created_at < PROCESS_STARTED:
+        return False
+    stale_after = timedelta(seconds=settings.REPLY_CHECKPOINT_SECONDS * 15)
+    return message.saved_at > timezone.now() - stale_after
+
+
+async def start(*, conversation_id: uuid.UUID, content: str, model: str, client_id: str) -> None:
+    """Save the user's message, announce it and the reply, and start the reply task.
+
+    Raises replies.ReplyRefused (busy, no model).
+    """
+    if conversation_id in _running:
+        raise replies.ReplyRefused(
+            "busy", "A reply is still being written in this conversation. Wait or stop it first."
+        )
+    _running[conversation_id] = None  # taken while the database decides
+    try:
+        started = await database_sync_to_async(replies.start_reply)(
+            conversation_id=conversation_id, content=content, model=model, is_alive=is_alive
+        )
+    except BaseException:
+        _running.pop(conversation_id, None)
+        raise
+    layer = get_channel_layer()
+    group = conversation_group(conversation_id)
+    await layer.group_send(
+        group,
+        {
+            "type": "message.saved",
+            "message": started.user_message,
+            "client_id": client_id,
+            "title": started.title,
+        },
+    )
+    await layer.group_send(group, {"type": "reply.started", "message": started.reply})
+    generation = Generation(conversation_id=conversation_id, reply=started.reply, payload=started.payload)
+    _running[conversation_id] = generation
+    generation.task = asyncio.create_task(generation.run(), name=f"reply-{started.reply['id']}")
+
+
+async def request_stop(conversation_id: uuid.UUID) -> None:
+    await get_channel_layer().group_send(control_group(conversation_id), {"type": "reply.stop"})
+
+
+async def request_snapshot(conversation_id: uuid.UUID, reply_channel: str) -> None:
+    await get_channel_layer().group_send(
+        control_group(conversation_id), {"type": "reply.sync", "reply_channel": reply_channel}
+    )
+
+
+class Generation:
+    def __init__(self, *, conversation_id: uuid.UUID, reply: MessageData, payload: dict[str, Any]) -> None:
+        self.conversation_id = conversation_id
+        self.reply = reply
+        self.reply_id = uuid.UUID(reply["id"])
+        self.payload = payload
+        self.group = conversation_group(conversation_id)
+        self.layer = get_channel_layer()
+        self.task: asyncio.Task[None] | None = None
+        # Text already published, as parts, and text received but not yet published.
+        self.content: list[str] = []
+        self.thinking: list[str] = []
+        self.pending_content: list[str] = []
+        self.pending_thinking: list[str] = []
+        self.seq = 0
+        self.stats: dict[str, Any] = {}
+        self.stop_requested = False
+        self.received = asyncio.Event()
+        self.reading_done = False
+        self._stream_task: asyncio.Task[None] | None = None
+
+    # The reply's life -------------------------------------------------------
+
+    async def run(self) -> None:
+        control = await self.layer.new_channel()
+        await self.layer.group_add(control_group(self.conversation_id), control)
+        helpers = [
+            asyncio.create_task(self._listen(control)),
+            asyncio.create_task(self._checkpoint_loop()),
+        ]
+        publisher = asyncio.create_task(self._publish_loop())
+        status, error = Message.Status.COMPLETE, None
+        try:
+            self._stream_task = asyncio.create_task(self._read())
+            await self._stream_task
+        except asyncio.CancelledError:
+            if self.stop_requested and not _being_cancelled():
+                status = Message.Status.STOPPED
+            else:  # the process is shutting down: save what there is, then go
+                status = Message.Status.INTERRUPTED
+                error = OllamaError("upstream", "The server stopped while this reply was being written.")
+        except OllamaError as exc:
+            status, error = Message.Status.ERROR, exc
+        except Exception as exc:  # never leave a reply "streaming" behind
+            logger.exception("Reply %s failed", self.reply_id)
+            status = Message.Status.ERROR
+            error = OllamaError("upstream", f"The reply failed: {exc}")
+        finally:
+            self.reading_done = True
+            self.received.set()
+            await asyncio.shield(publisher)
+            for helper in helpers:
+                helper.cancel()
+            await self._finish(status, error)
+            await self.layer.group_discard(control_group(self.conversation_id), control)
+            if _running.get(self.conversation_id) is self:
+                del _running[self.conversation_id]
+
+    async def _read(self) -> None:
+        async for chunk in get_client().stream_chat(self.payload):
+            if chunk.thinking:
+                self.pending_thinking.append(chunk.thinking)
+            if chunk.content:
+                self.pending_content.append(chunk.content)
+            if chunk.done:
+                self.stats = chunk.stats
+            if chunk.thinking or chunk.content:
+                self.received.set()
+
+    async def _finish(self, status: str, error: OllamaError | None) -> None:
+        message = await database_sync_to_async(replies.finish_reply)(
+            message_id=self.reply_id,
+            content="".join(self.content),
+            thinking="".join(self.thinking),
+            status=status,
+            error=error.message if error else "",
+            stats=self.stats,
+        )
+        if error is not None and status == Message.Status.ERROR:
+            await self.layer.group_send(
+                self.group,
+                {
+                    "type": "reply.error",
+                    "code": error.kind,
+                    "message": error.message,
+                    "message_id": str(self.reply_id),
+                },
+            )
+        await self.layer.group_send(self.group, {"type": "reply.done", "message": message})
+
+    # Frames: coalesced, at most one per kind every REPLY_FRAME_SECONDS ------
+
+    async def _publish_loop(self) -> None:
+        while True:
+            await self.received.wait()
+            self.received.clear()
+            await self._flush()
+            if self.reading_done:
+                return
+            await asyncio.sleep(settings.REPLY_FRAME_SECONDS)
+
+    async def _flush(self) -> None:
+        for kind, pending, published in (
+            ("thinking", self.pending_thinking, self.thinking),
+            ("token", self.pending_content, self.content),
+        ):
+            if not pending:
+                continue
+            delta = "".join(pending)
+            pending.clear()
+            published.append(delta)
+            self.seq += 1
+            await self.layer.group_send(
+                self.group,
+                {
+                    "type": "reply.delta",
+                    "kind": kind,
+                    "message_id": self.reply["id"],
+                    "seq": self.seq,
+                    "content": delta,
+                },
+            )
+
+    # Saving the partial text, and the heartbeat that shows a writer is alive --
+
+    async def _checkpoint_loop(self) -> None:
+        interval = settings.REPLY_CHECKPOINT_SECONDS
+        saved_length = 0
+        last_save = time.monotonic()
+        while True:
+            await asyncio.sleep(interval)
+            length = sum(map(len, self.content)) + sum(map(len, self.thinking))
+            # Save when the text grew; otherwise only now and then, as a heartbeat.
+            if length == saved_length and time.monotonic() - last_save < interval * 5:
+                continue
+            await database_sync_to_async(replies.checkpoint_reply)(
+                message_id=self.reply_id,
+                content="".join(self.content),
+                thinking="".join(self.thinking),
+            )
+            saved_length, last_save = length, time.monotonic()
+
+    # Requests from sockets, possibly on other workers ---------------------
+
+    async def _listen(self, control: str) -> None:
+        while True:
+            event = await self.layer.receive(control)
+            match event.get("type"):
+                case "reply.stop":
+                    self.stop_requested = True
+                    if self._stream_task is not None:
+                        # Cancelling leaves the httpx stream, which closes the
+                        # connection; that is what makes Ollama stop generating.
+                        self._stream_task.cancel()
+                case "reply.sync":
+                    await self.layer.send(event["reply_channel"], self._snapshot())
+
+    def _snapshot(self) -> dict[str, Any]:
+        message = {
+            **self.reply,
+            "content": "".join(self.content),
+            "thinking": "".join(self.thinking),
+        }
+        return {"type": "reply.snapshot", "message": message, "seq": self.seq}
+
+
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

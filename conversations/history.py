@@ -1,0 +1,41 @@
+"""What is sent to Ollama's /api/chat: the conversation replayed in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conversations.models import Conversation, Message
+
+
+def build_chat_messages(conversation: Conversation, *, before: Message) -> list[dict[str, Any]]:
+    """The system prompt, then every earlier message in order.
+
+    Failed replies are left out (their text is a fragment the user never
+    accepted); stopped and interrupted replies stay, as the user saw them.
+    """
+    messages: list[dict[str, Any]] = []
+    if conversation.system_prompt.strip():
+        messages.append({"role": "system", "content": conversation.system_prompt})
+    earlier = (
+        conversation.messages.filter(created_at__lt=before.created_at)
+        .exclude(status=Message.Status.ERROR)
+        .exclude(status=Message.Status.STREAMING)
+        .order_by("created_at", "id")
+        .values_list("role", "content")
+    )
+    for role, content in earlier:
+        if role == Message.Role.ASSISTANT and not content:
+            continue
+        messages.append({"role": role, "content": content})
+    return messages
+
+
+def build_chat_request(conversation: Conversation, *, before: Message) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "model": before.model or conversation.model,
+        "messages": build_chat_messages(conversation, before=before),
+    }
+    options = {key: value for key, value in (conversation.options or {}).items() if value is not None}
+    if options:
+        payload["options"] = options
+    return payload

@@ -1,0 +1,189 @@
+"""HTTP to Ollama and nothing else: the client, chunk parsing and OllamaError."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+ErrorKind = Literal["unreachable", "model_not_found", "upstream", "bad_stream", "timeout"]
+
+STATS_FIELDS = (
+    "done_reason",
+    "total_duration",
+    "load_duration",
+    "prompt_eval_count",
+    "prompt_eval_duration",
+    "eval_count",
+    "eval_duration",
+)
+
+
+class OllamaError(Exception):
+    """Ollama is unreachable or reported an error; `kind` picks what the user is told."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass
+class ChatChunk:
+    content: str = ""
+    thinking: str = ""
+    done: bool = False
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_line(cls, line: str) -> ChatChunk:
+        try:
+            data = json.loads(line)
+        except ValueError:
+            raise OllamaError("bad_stream", "Ollama sent a malformed line in its reply.") from None
+        if not isinstance(data, dict):
+            raise OllamaError("bad_stream", "Ollama sent a malformed line in its reply.")
+        # A failure after streaming began arrives as a line holding only "error".
+        if "error" in data:
+            raise OllamaError("upstream", f"Ollama reported an error: {data['error']}")
+        message = data.get("message") or {}
+        done = bool(data.get("done"))
+        stats = {key: data[key] for key in STATS_FIELDS if key in data} if done else {}
+        return cls(
+            content=message.get("content") or "",
+            thinking=message.get("thinking") or "",
+            done=done,
+            stats=stats,
+        )
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text.strip() or f"HTTP {response.status_code}"
+    if isinstance(data, dict) and "error" in data:
+        return str(data["error"])
+    return response.text.strip()
+
+
+class OllamaClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float = 3.0,
+        read_timeout: float | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.read_timeout = read_timeout
+        # Replies can take minutes on slow hardware; only connecting gets a short deadline.
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        # Keep-alive connections are reused by later replies; the pool is sized for
+        # many concurrent streams since each open reply holds one connection.
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=50)
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits, transport=transport)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _unreachable(self) -> OllamaError:
+        return OllamaError(
+            "unreachable",
+            f"Cannot reach Ollama at {self.base_url}. Is it running? Start it with `ollama serve`.",
+        )
+
+    def _error_for(self, response: httpx.Response, model: str) -> OllamaError:
+        if response.status_code == 404:
+            return OllamaError(
+                "model_not_found",
+                f"Ollama does not have the model '{model}'. "
+                f"Pull it with `ollama pull {model}`, or pick another model.",
+            )
+        return OllamaError(
+            "upstream", f"Ollama reported an error ({response.status_code}): {_error_text(response)}"
+        )
+
+    async def stream_chat(self, payload: dict[str, Any]) -> AsyncIterator[ChatChunk]:
+        """POST /api/chat with stream true and yield each parsed line.
+
+        Leaving the iteration early (a stop, a cancelled task) closes the
+        connection, which is how Ollama learns to stop generating.
+        """
+        model = payload.get("model", "")
+        try:
+            async with self._http.stream("POST", "/api/chat", json={**payload, "stream": True}) as response:
+                if response.is_error:
+                    await response.aread()
+                    raise self._error_for(response, model)
+                finished = False
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    chunk = ChatChunk.from_line(line)
+                    yield chunk
+                    if chunk.done:
+                        finished = True
+                        break
+                if not finished:
+                    raise OllamaError(
+                        "bad_stream", "Ollama closed the connection before the reply was finished."
+                    )
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+                raise self._unreachable() from None
+            raise OllamaError(
+                "timeout", f"Ollama sent nothing for {self.read_timeout:g} seconds, so the reply was ended."
+            ) from None
+        except httpx.ConnectError:
+            raise self._unreachable() from None
+        except httpx.HTTPError as exc:
+            raise OllamaError("upstream", f"The connection to Ollama failed: {exc}") from None
+
+    async def get_json(self, path: str) -> Any:
+        try:
+            response = await self._http.get(path)
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+                raise self._unreachable() from None
+            raise OllamaError("timeout", "Ollama did not answer in time.") from None
+        except httpx.ConnectError:
+            raise self._unreachable() from None
+        except httpx.HTTPError as exc:
+            raise OllamaError("upstream", f"The connection to Ollama failed: {exc}") from None
+        if response.is_error:
+            raise OllamaError("upstream", f"Ollama reported an error: {_error_text(response)}")
+        return response.json()
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        data = await self.get_json("/api/tags")
+        return list(data.get("models") or [])
+
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, OllamaClient] = weakref.WeakKeyDictionary()
+
+
+def get_client() -> OllamaClient:
+    """The shared client of the running event loop (so one per process under daphne).
+
+    An AsyncClient's pooled connections belong to the loop that opened them, so a
+    client must never be reused from another loop.
+    """
+    from django.conf import settings
+
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = OllamaClient(
+            settings.OLLAMA_HOST,
+            connect_timeout=settings.OLLAMA_CONNECT_TIMEOUT,
+            read_timeout=settings.OLLAMA_READ_TIMEOUT,
+        )
+        _clients[loop] = client
+    return client

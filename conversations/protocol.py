@@ -1,0 +1,107 @@
+"""Shapes of socket frames and channel-layer events, and frame validation."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from django.conf import settings
+
+from conversations.markdown import render_markdown
+from conversations.models import Message
+
+MAX_FRAME_BYTES = 1024 * 1024
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,199}$")
+
+
+class MessageData(TypedDict):
+    id: str
+    role: str
+    model: str
+    content: str
+    thinking: str
+    html: str
+    status: str
+    error: str
+    created: str
+    stats: dict[str, Any] | None
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def error_frame(code: str, message: str, message_id: str | None = None) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if message_id:
+        frame["message_id"] = message_id
+    return frame
+
+
+def message_data(message: Message) -> MessageData:
+    stats = None
+    if message.eval_count is not None or message.done_reason:
+        stats = {
+            "done_reason": message.done_reason,
+            "prompt_eval_count": message.prompt_eval_count,
+            "eval_count": message.eval_count,
+            "total_duration": message.total_duration,
+            "load_duration": message.load_duration,
+            "prompt_eval_duration": message.prompt_eval_duration,
+            "eval_duration": message.eval_duration,
+            "tokens_per_second": message.tokens_per_second,
+        }
+    is_reply = message.role == Message.Role.ASSISTANT
+    return {
+        "id": str(message.pk),
+        "role": message.role,
+        "model": message.model,
+        "content": message.content,
+        "thinking": message.thinking,
+        "html": render_markdown(message.content) if is_reply and message.is_final else "",
+        "status": message.status,
+        "error": message.error,
+        "created": message.created_at.isoformat(),
+        "stats": stats,
+    }
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    content: str
+    model: str
+    client_id: str
+
+
+def parse_chat_frame(frame: dict[str, Any]) -> ChatRequest:
+    content = frame.get("content")
+    if not isinstance(content, str):
+        raise FrameError("invalid", "The message must be text.")
+    if not content.strip():
+        raise FrameError("invalid", "The message is empty.")
+    if len(content) > settings.MAX_MESSAGE_CHARS:
+        raise FrameError(
+            "invalid",
+            f"The message is too long ({len(content):,} characters; "
+            f"the limit is {settings.MAX_MESSAGE_CHARS:,}).",
+        )
+    model = frame.get("model") or ""
+    if not isinstance(model, str) or (model and not MODEL_NAME.match(model)):
+        raise FrameError("invalid", "That is not a valid model name.")
+    client_id = frame.get("client_id") or ""
+    if not isinstance(client_id, str) or len(client_id) > 64:
+        raise FrameError("invalid", "client_id must be a string of at most 64 characters.")
+    return ChatRequest(content=content, model=model, client_id=client_id)
+
+
+def parse_sync_frame(frame: dict[str, Any]) -> str | None:
+    after = frame.get("after")
+    if after is None:
+        return None
+    if not isinstance(after, str) or len(after) > 64:
+        raise FrameError("invalid", "after must be a message id or null.")
+    return after

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from conversations import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("setup/", views.setup, name="setup"),
+    path("c/new/", views.new_conversation, name="new_conversation"),
+    path("c/<uuid:conversation_id>/", views.conversation, name="conversation"),
+    path("api/models/", views.models, name="models"),
+]

@@ -1,0 +1,90 @@
+// Model picker: fills the <select> from the server's list of installed Ollama
+// models and remembers the last model used in localStorage.
+
+import { errorText } from "./ui.js";
+
+const KEY = "lastModel";
+
+export function lastModel() {
+  try {
+    return localStorage.getItem(KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function rememberModel(name) {
+  try {
+    localStorage.setItem(KEY, name);
+  } catch {
+    /* storage may be unavailable */
+  }
+}
+
+function describe(model) {
+  return [model.parameter_size, model.quantization, model.family].filter(Boolean).join(" · ");
+}
+
+export class ModelPicker {
+  constructor(select, url, conversationModel) {
+    this.select = select;
+    this.url = url;
+    this.conversationModel = conversationModel || null;
+    this.touched = false;
+    select.addEventListener("change", () => {
+      this.touched = true;
+    });
+    const initial = this.conversationModel || lastModel();
+    if (initial) this.fill([{ name: initial }], initial);
+  }
+
+  get value() {
+    return this.select.value;
+  }
+
+  fill(models, choice) {
+    const options = models.map((m) => {
+      const option = new Option(m.name, m.name);
+      const info = describe(m);
+      if (info) option.title = info;
+      return option;
+    });
+    this.select.replaceChildren(...options);
+    if (choice) this.select.value = choice;
+  }
+
+  // Resolves to {ok: true}, {empty: true}, {login: true} or {error, code}.
+  async load() {
+    let res;
+    try {
+      res = await fetch(this.url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    } catch {
+      return { error: "Cannot reach the server. Check your connection and try again." };
+    }
+    if (res.status === 401 || (res.redirected && new URL(res.url).pathname !== new URL(this.url, location.href).pathname)) {
+      return { login: true };
+    }
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      /* not JSON */
+    }
+    if (!res.ok || !data || !Array.isArray(data.models)) {
+      const code = data && data.error && data.error.code;
+      return { error: errorText(data, `Could not load the models (HTTP ${res.status}).`), code };
+    }
+    const models = data.models.filter((m) => m && typeof m.name === "string");
+    const names = new Set(models.map((m) => m.name));
+    const current = this.touched ? this.select.value : "";
+    if (this.conversationModel && !names.has(this.conversationModel)) {
+      models.push({ name: this.conversationModel });
+      names.add(this.conversationModel);
+    }
+    models.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const stored = lastModel();
+    const choice = [current, this.conversationModel, stored].find((n) => n && names.has(n));
+    this.fill(models, choice || (models[0] && models[0].name));
+    return data.models.length ? { ok: true } : { empty: true };
+  }
+}

@@ -1,0 +1,216 @@
+"""Browser fixtures: a live server in its own process, Chromium, a signed-in page.
+
+The app runs under daphne in a subprocess with its own SQLite database in a
+temporary DATA_DIR; this process never touches a database. Chromium is
+Debian's (/usr/bin/chromium): no browser is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
+TIMEOUT_MS = 10_000
+SERVER_START_SECONDS = 20.0
+
+USERNAME = "alice"
+PASSWORD = "a-Long-pass-123"
+MODEL = "llama3.2:latest"
+
+
+# The server ----------------------------------------------------------------
+
+
+def server_env(data_dir: Path, ollama_url: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DATA_DIR=str(data_dir),
+        OLLAMA_HOST=ollama_url,
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SETTINGS_MODULE="chatsite.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}",
+            pytrace=False,
+        )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def wait_until_up(proc: subprocess.Popen, base_url: str, log_path: Path) -> bool:
+    """True once GET /login/ answers; False if the server exited first."""
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            httpx.get(f"{base_url}/login/", timeout=1.0)
+            return True
+        except httpx.TransportError:
+            time.sleep(0.05)
+    stop_process(proc)
+    pytest.fail(
+        f"the server did not answer within {SERVER_START_SECONDS:.0f} s; its log:\n{log_path.read_text()}",
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory, fake_ollama_server) -> None:
+    """The production settings serve static files through WhiteNoise's manifest."""
+    data_dir = tmp_path_factory.mktemp("collectstatic")
+    manage(server_env(data_dir, fake_ollama_server.url), "collectstatic", "--noinput", "--verbosity", "0")
+
+
+@pytest.fixture
+def ollama(fake_ollama_server):
+    """The fake Ollama, emptied of scripts and recorded requests."""
+    fake_ollama_server.reset()
+    yield fake_ollama_server
+    fake_ollama_server.reset()
+
+
+@pytest.fixture
+def live_server_url(tmp_path, ollama, collected_static) -> Iterator[str]:
+    """A fresh app (empty database) under daphne, in its own process."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    env = server_env(data_dir, ollama.url)
+    manage(env, "migrate", "--noinput")
+    log_path = tmp_path / "server.log"
+    for _attempt in range(3):  # the port may be taken between picking and binding
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if wait_until_up(proc, base_url, log_path):
+            break
+        proc.wait()
+        if "Address already in use" not in log_path.read_text():
+            break
+    else:
+        pytest.fail(f"the server could not find a free port; its log:\n{log_path.read_text()}", pytrace=False)
+    if proc.poll() is not None:
+        pytest.fail(f"the server exited with {proc.returncode}; its log:\n{log_path.read_text()}", pytrace=False)
+    try:
+        yield base_url
+    finally:
+        died = proc.poll()
+        stop_process(proc)
+        if died is not None:
+            pytest.fail(
+                f"the server died during the test ({died}); its log:\n{log_path.read_text()}", pytrace=False
+            )
+
+
+# The browser ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not os.access(CHROMIUM, os.X_OK):
+        message = f"{CHROMIUM} is missing: install Debian's chromium package"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Iterator[Page]:
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+def sign_up(page: Page, base_url: str) -> None:
+    """Create the first account through the first-run page; lands on the chat page."""
+    page.goto(base_url)
+    expect(page).to_have_url(f"{base_url}/setup/")
+    page.get_by_label("Username").fill(USERNAME)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password confirmation").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(f"{base_url}/")
+
+
+def choose_model(page: Page, name: str = MODEL) -> None:
+    """Pick a model once the picker has the installed ones."""
+    picker = page.get_by_label("Model")
+    expect(picker.locator("option", has_text=re.compile(rf"^{re.escape(name)}$"))).to_have_count(1)
+    picker.select_option(name)
+    expect(picker).to_have_value(name)
+
+
+@pytest.fixture
+def signed_in_page(page: Page, live_server_url: str) -> Page:
+    """The chat page of a fresh install, signed in as alice, llama3.2 picked."""
+    sign_up(page, live_server_url)
+    choose_model(page)
+    return page

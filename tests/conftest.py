@@ -1,0 +1,110 @@
+"""Fixtures: the fake Ollama server, people (alice owns, bob is another user), sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from conversations import generation
+from conversations.models import Conversation
+from tests.fake_ollama import FakeOllama
+
+
+@pytest.fixture(scope="session")
+def fake_ollama_server():
+    server = FakeOllama().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ollama(fake_ollama_server, settings):
+    fake_ollama_server.reset()
+    settings.OLLAMA_HOST = fake_ollama_server.url
+    yield fake_ollama_server
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    # Each test runs on its own event loop: start with a fresh in-memory layer.
+    channel_layers.backends.clear()
+    yield
+    generation._running.clear()
+
+
+@pytest.fixture
+def alice(db):
+    return get_user_model().objects.create_user("alice", password="alice-password")
+
+
+@pytest.fixture
+def bob(db):
+    return get_user_model().objects.create_user("bob", password="bob-password")
+
+
+@pytest.fixture
+def conversation(alice):
+    return Conversation.objects.create(owner=alice, model="llama3.2", title="Test chat")
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+async def open_socket(
+    user, conversation_id, *, origin: str = "http://testserver", connected: bool = True
+) -> WebsocketCommunicator:
+    from chatsite.asgi import application
+
+    headers = [(b"origin", origin.encode())]
+    if user is not None:
+        cookie = await sync_to_async(session_cookie)(user)
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
+    socket = WebsocketCommunicator(application, f"/ws/conversations/{conversation_id}/", headers=headers)
+    ok, _ = await socket.connect(timeout=5)
+    if connected:
+        assert ok
+    return socket
+
+
+async def receive_until(socket: WebsocketCommunicator, frame_type: str, timeout: float = 5.0) -> list[dict]:
+    """Frames up to and including the first of `frame_type`."""
+    frames = []
+    while True:
+        frame = await socket.receive_json_from(timeout=timeout)
+        frames.append(frame)
+        if frame["type"] == frame_type:
+            return frames
+
+
+async def send(socket: WebsocketCommunicator, **frame: Any) -> None:
+    await socket.send_to(text_data=json.dumps(frame))
+
+
+def text_of(frames: list[dict], kind: str = "token") -> str:
+    return "".join(frame["content"] for frame in frames if frame["type"] == kind)
+
+
+async def wait_for(predicate, timeout: float = 5.0) -> None:
+    """Poll a synchronous database predicate until it holds."""
+    check = sync_to_async(predicate)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)

@@ -1,0 +1,87 @@
+"""What a reply costs: frames coalesced, and a bounded number of database writes."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from django.db.backends.utils import CursorWrapper
+
+from tests.conftest import open_socket, receive_until, send, text_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+@contextmanager
+def database_writes(monkeypatch):
+    """Record every write statement, on any connection (each async context has its own)."""
+    statements: list[str] = []
+    execute = CursorWrapper._execute
+
+    def recording_execute(self, sql, params, *ignored_wrappers):
+        if sql.lstrip().upper().startswith(WRITES):
+            statements.append(sql)
+        return execute(self, sql, params, *ignored_wrappers)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CursorWrapper, "_execute", recording_execute)
+        yield statements
+
+
+async def test_a_fast_stream_is_coalesced_into_few_frames(ollama, settings, alice, conversation):
+    settings.REPLY_FRAME_SECONDS = 0.1
+    tokens = [f"{i} " for i in range(300)]
+    ollama.enqueue_chat(*tokens, delay=0.002)
+    socket = await open_socket(alice, conversation.pk)
+    await send(socket, type="chat", content="count")
+
+    frames = await receive_until(socket, "done")
+
+    token_frames = [frame for frame in frames if frame["type"] == "token"]
+    assert text_of(frames) == "".join(tokens)
+    # 300 upstream chunks over at least 0.6 s, published at most every 0.1 s.
+    assert len(token_frames) < 60
+    assert [frame["seq"] for frame in token_frames] == list(range(1, len(token_frames) + 1))
+    await socket.disconnect()
+
+
+async def test_a_reply_costs_a_bounded_number_of_writes_whatever_its_length(
+    ollama, settings, monkeypatch, alice, conversation
+):
+    settings.REPLY_CHECKPOINT_SECONDS = 0.2
+    tokens = [f"{i} " for i in range(200)]
+    ollama.enqueue_chat(*tokens, delay=0.005)  # about a second of streaming
+    socket = await open_socket(alice, conversation.pk)
+
+    with database_writes(monkeypatch) as writes:
+        await send(socket, type="chat", content="count")
+        await receive_until(socket, "done")
+
+    checkpoints = [sql for sql in writes if "UPDATE" in sql and '"content"' in sql and "saved_at" in sql]
+    assert 1 <= len(checkpoints)
+    # Start: 2 inserts + 1 conversation update; end: 2 updates; plus a checkpoint
+    # at most every 0.2 s of a ~1-2 s stream. Never one per token.
+    assert len(writes) <= 5 + 12
+    assert len(writes) < len(tokens) / 10
+    await socket.disconnect()
+
+
+async def test_the_partial_text_is_checkpointed_while_it_streams(ollama, settings, alice, conversation):
+    from conversations.models import Message
+    from tests.conftest import wait_for
+
+    settings.REPLY_CHECKPOINT_SECONDS = 0.1
+    ollama.enqueue_chat(*[f"t{i} " for i in range(30)], delay=0.05)
+    socket = await open_socket(alice, conversation.pk)
+    await send(socket, type="chat", content="go")
+    await receive_until(socket, "token")
+
+    await wait_for(
+        lambda: Message.objects.filter(
+            role="assistant", status="streaming", content__startswith="t0 "
+        ).exists()
+    )
+    await receive_until(socket, "done")
+    await socket.disconnect()
