@@ -32,6 +32,12 @@ OLLAMA_CONNECT_TIMEOUT = env_float("OLLAMA_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 OLLAMA_READ_TIMEOUT = env_float("OLLAMA_READ_TIMEOUT", 600.0, minimum=0.1)
 
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 100_000, minimum=1)
+MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 10 * 1024 * 1024, minimum=1)
+MAX_IMAGES_PER_MESSAGE = env_int("MAX_IMAGES_PER_MESSAGE", 4, minimum=1)
+# Images larger than this (longest side, in pixels) are sent downscaled; the original is kept.
+IMAGE_MAX_SIDE = env_int("IMAGE_MAX_SIDE", 2048, minimum=64)
+# Decoding more pixels than this is refused (decompression bombs).
+MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000, minimum=1)
 # How often a streaming reply's partial text is saved, and how often frames go out.
 REPLY_CHECKPOINT_SECONDS = env_float("REPLY_CHECKPOINT_SECONDS", 1.0, minimum=0.05)
 REPLY_FRAME_SECONDS = env_float("REPLY_FRAME_SECONDS", 1 / 30, minimum=0.0)
@@ -124,6 +130,11 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# Uploaded images: kept under DATA_DIR and served only through an ownership check.
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "/media/"  # never routed: see conversations.views.image
+FILE_UPLOAD_PERMISSIONS = 0o600
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -1,18 +1,39 @@
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html_join
 
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Image, Message
+
+
+def thumbnails(images) -> str:
+    return format_html_join(
+        " ",
+        '<a href="{}"><img src="{}" alt="Image {}×{}" height="64"></a>',
+        (
+            (image.get_absolute_url(), image.get_thumbnail_url(), image.width, image.height)
+            for image in images
+        ),
+    )
 
 
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
-    fields = ["created_at", "role", "model", "status", "content", "eval_count"]
+    fields = ["created_at", "role", "model", "status", "content", "images_preview", "eval_count"]
     readonly_fields = fields
     can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        return super().get_queryset(request).prefetch_related("images")
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    @admin.display(description="Images")
+    def images_preview(self, message: Message) -> str:
+        return thumbnails(message.images.all())
 
 
 @admin.register(Conversation)
@@ -25,6 +46,21 @@ class ConversationAdmin(admin.ModelAdmin):
     inlines = [MessageInline]
 
 
+class ImageInline(admin.TabularInline):
+    model = Image
+    extra = 0
+    fields = ["preview", "content_type", "width", "height", "byte_size", "sha256"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="Image")
+    def preview(self, image: Image) -> str:
+        return thumbnails([image])
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     list_display = ["__str__", "conversation", "role", "status", "model", "created_at"]
@@ -33,3 +69,4 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["content"]
     raw_id_fields = ["conversation"]
     readonly_fields = ["id", "created_at", "saved_at"]
+    inlines = [ImageInline]

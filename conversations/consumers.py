@@ -78,6 +78,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                     content=request.content,
                     model=request.model,
                     client_id=request.client_id,
+                    image_ids=request.image_ids,
                 )
             case "stop":
                 await self.stop()

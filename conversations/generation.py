@@ -20,7 +20,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from conversations import replies
+from conversations import model_info, replies
 from conversations.models import Message
 from conversations.ollama import OllamaError, get_client
 from conversations.protocol import MessageData
@@ -57,10 +57,17 @@ def is_alive(message: Message) -> bool:
     return message.saved_at > timezone.now() - stale_after
 
 
-async def start(*, conversation_id: uuid.UUID, content: str, model: str, client_id: str) -> None:
+async def start(
+    *,
+    conversation_id: uuid.UUID,
+    content: str,
+    model: str,
+    client_id: str,
+    image_ids: tuple[uuid.UUID, ...] = (),
+) -> None:
     """Save the user's message, announce it and the reply, and start the reply task.
 
-    Raises replies.ReplyRefused (busy, no model).
+    Raises replies.ReplyRefused (busy, no model, images for a model that cannot see).
     """
     if conversation_id in _running:
         raise replies.ReplyRefused(
@@ -68,8 +75,14 @@ async def start(*, conversation_id: uuid.UUID, content: str, model: str, client_
         )
     _running[conversation_id] = None  # taken while the database decides
     try:
+        if image_ids:
+            await _check_vision(conversation_id, model)
         started = await database_sync_to_async(replies.start_reply)(
-            conversation_id=conversation_id, content=content, model=model, is_alive=is_alive
+            conversation_id=conversation_id,
+            content=content,
+            model=model,
+            is_alive=is_alive,
+            image_ids=image_ids,
         )
     except BaseException:
         _running.pop(conversation_id, None)
@@ -89,6 +102,29 @@ async def start(*, conversation_id: uuid.UUID, content: str, model: str, client_
     generation = Generation(conversation_id=conversation_id, reply=started.reply, payload=started.payload)
     _running[conversation_id] = generation
     generation.task = asyncio.create_task(generation.run(), name=f"reply-{started.reply['id']}")
+
+
+async def _check_vision(conversation_id: uuid.UUID, model: str) -> None:
+    """Refuse images for a model that cannot see, rather than let Ollama garble them."""
+    model = model or await database_sync_to_async(replies.conversation_model)(conversation_id=conversation_id)
+    if not model:
+        return  # start_reply says "choose a model"
+    client = get_client()
+    try:
+        if "vision" in await model_info.capabilities(client, model):
+            return
+        installed = await client.list_models()
+    except OllamaError:
+        return  # the reply itself will report Ollama's state
+    seeing = [
+        entry["name"]
+        for entry in installed
+        if "vision" in await model_info.capabilities(client, entry.get("name", ""))
+    ]
+    hint = f" Switch to a vision model such as {seeing[0]}." if seeing else (
+        " Pull a vision model first, for example `ollama pull llava`."
+    )  # fmt: skip
+    raise replies.ReplyRefused("model_cannot_see", f"{model} cannot see images.{hint}")
 
 
 async def request_stop(conversation_id: uuid.UUID) -> None:

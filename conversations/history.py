@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conversations.images import base64_for_ollama, images_by_message
 from conversations.models import Conversation, Message
 
 
@@ -16,17 +17,22 @@ def build_chat_messages(conversation: Conversation, *, before: Message) -> list[
     messages: list[dict[str, Any]] = []
     if conversation.system_prompt.strip():
         messages.append({"role": "system", "content": conversation.system_prompt})
-    earlier = (
+    earlier = list(
         conversation.messages.filter(created_at__lt=before.created_at)
         .exclude(status=Message.Status.ERROR)
         .exclude(status=Message.Status.STREAMING)
         .order_by("created_at", "id")
-        .values_list("role", "content")
+        .values_list("id", "role", "content")
     )
-    for role, content in earlier:
+    images = images_by_message(message_id for message_id, role, _ in earlier if role == Message.Role.USER)
+    for message_id, role, content in earlier:
         if role == Message.Role.ASSISTANT and not content:
             continue
-        messages.append({"role": role, "content": content})
+        entry: dict[str, Any] = {"role": role, "content": content}
+        if images.get(message_id):
+            # Sent again on every turn, so follow-up questions about an image work.
+            entry["images"] = [base64_for_ollama(image) for image in images[message_id]]
+        messages.append(entry)
     return messages
 
 

@@ -90,3 +90,40 @@ class Message(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status != self.Status.STREAMING
+
+
+def image_path(image: Image, filename: str) -> str:
+    return f"images/{image.owner_id}/{image.pk}/{filename}"
+
+
+class Image(models.Model):
+    """An uploaded image, attached to the user message it was sent with."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="images", null=True, blank=True
+    )
+    file = models.FileField(upload_to=image_path)
+    # What Ollama gets when the original is too large or in a format it cannot read.
+    send_file = models.FileField(upload_to=image_path, blank=True)
+    thumbnail = models.FileField(upload_to=image_path)
+    content_type = models.CharField(max_length=32)
+    byte_size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["owner", "message"], name="image_owner_message")]
+
+    def __str__(self) -> str:
+        return f"{self.content_type} {self.width}×{self.height}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("image", args=[self.pk])
+
+    def get_thumbnail_url(self) -> str:
+        return reverse("image_thumbnail", args=[self.pk])

@@ -161,6 +161,24 @@ class OllamaClient:
             raise OllamaError("upstream", f"Ollama reported an error: {_error_text(response)}")
         return response.json()
 
+    async def post_json(self, path: str, payload: dict[str, Any], *, model: str = "") -> Any:
+        try:
+            response = await self._http.post(path, json=payload)
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+                raise self._unreachable() from None
+            raise OllamaError("timeout", "Ollama did not answer in time.") from None
+        except httpx.ConnectError:
+            raise self._unreachable() from None
+        except httpx.HTTPError as exc:
+            raise OllamaError("upstream", f"The connection to Ollama failed: {exc}") from None
+        if response.is_error:
+            raise self._error_for(response, model)
+        return response.json() if response.content else {}
+
+    async def show(self, model: str) -> dict[str, Any]:
+        return await self.post_json("/api/show", {"model": model}, model=model)
+
     async def list_models(self) -> list[dict[str, Any]]:
         data = await self.get_json("/api/tags")
         return list(data.get("models") or [])

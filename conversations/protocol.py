@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from django.conf import settings
 
+from conversations.images import image_data
 from conversations.markdown import render_markdown
-from conversations.models import Message
+from conversations.models import Image, Message
 
 MAX_FRAME_BYTES = 1024 * 1024
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,199}$")
@@ -26,6 +28,7 @@ class MessageData(TypedDict):
     error: str
     created: str
     stats: dict[str, Any] | None
+    images: list[dict[str, Any]]
 
 
 class FrameError(Exception):
@@ -42,7 +45,8 @@ def error_frame(code: str, message: str, message_id: str | None = None) -> dict[
     return frame
 
 
-def message_data(message: Message) -> MessageData:
+def message_data(message: Message, images: list[Image] | None = None) -> MessageData:
+    """A message as frames carry it. Pass `images`, or prefetch "images", to avoid a query."""
     stats = None
     if message.eval_count is not None or message.done_reason:
         stats = {
@@ -67,6 +71,9 @@ def message_data(message: Message) -> MessageData:
         "error": message.error,
         "created": message.created_at.isoformat(),
         "stats": stats,
+        "images": [image_data(image) for image in (message.images.all() if images is None else images)]
+        if message.role == Message.Role.USER
+        else [],
     }
 
 
@@ -75,6 +82,7 @@ class ChatRequest:
     content: str
     model: str
     client_id: str
+    image_ids: tuple[uuid.UUID, ...] = ()
 
 
 def parse_chat_frame(frame: dict[str, Any]) -> ChatRequest:
@@ -95,7 +103,27 @@ def parse_chat_frame(frame: dict[str, Any]) -> ChatRequest:
     client_id = frame.get("client_id") or ""
     if not isinstance(client_id, str) or len(client_id) > 64:
         raise FrameError("invalid", "client_id must be a string of at most 64 characters.")
-    return ChatRequest(content=content, model=model, client_id=client_id)
+    return ChatRequest(
+        content=content, model=model, client_id=client_id, image_ids=parse_image_ids(frame.get("images"))
+    )
+
+
+def parse_image_ids(value: Any) -> tuple[uuid.UUID, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise FrameError("invalid", "images must be a list of uploaded image ids.")
+    if len(value) > settings.MAX_IMAGES_PER_MESSAGE:
+        raise FrameError(
+            "invalid",
+            f"A message can carry at most {settings.MAX_IMAGES_PER_MESSAGE} images; "
+            f"this one has {len(value)}.",
+        )
+    try:
+        ids = tuple(dict.fromkeys(uuid.UUID(item) for item in value))
+    except ValueError:
+        raise FrameError("invalid", "images must be a list of uploaded image ids.") from None
+    return ids
 
 
 def parse_sync_frame(frame: dict[str, Any]) -> str | None:

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversations.history import build_chat_request
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Image, Message
 from conversations.protocol import MessageData, message_data
 
 TITLE_CHARS = 60
@@ -49,6 +49,10 @@ def owns_conversation(*, conversation_id: uuid.UUID, user_id: int) -> bool:
     return Conversation.objects.filter(pk=conversation_id, owner_id=user_id).exists()
 
 
+def conversation_model(*, conversation_id: uuid.UUID) -> str:
+    return Conversation.objects.filter(pk=conversation_id).values_list("model", flat=True).first() or ""
+
+
 def interrupt_dead_replies(*, conversation_id: uuid.UUID, is_alive: IsAlive) -> list[Message]:
     """Mark replies left "streaming" by a writer that is gone as interrupted."""
     dead = [
@@ -71,6 +75,7 @@ def start_reply(
     content: str,
     model: str,
     is_alive: IsAlive,
+    image_ids: tuple[uuid.UUID, ...] = (),
 ) -> StartedReply:
     """Save the user's message and an empty streaming reply in one transaction.
 
@@ -88,9 +93,20 @@ def start_reply(
         if not model:
             raise ReplyRefused("no_model", "Choose a model first.")
         now = timezone.now()
+        images = list(
+            Image.objects.filter(pk__in=image_ids, owner_id=conversation.owner_id, message__isnull=True)
+        )
+        if len(images) != len(image_ids):
+            raise ReplyRefused(
+                "invalid", "An attached image is missing or was already sent. Attach it again."
+            )
         user_message = Message.objects.create(
             conversation=conversation, role=Message.Role.USER, content=content, created_at=now
         )
+        if images:
+            Image.objects.filter(pk__in=image_ids).update(message=user_message)
+            order = {image_id: index for index, image_id in enumerate(image_ids)}
+            images.sort(key=lambda image: order[image.pk])
         reply = Message.objects.create(
             conversation=conversation,
             role=Message.Role.ASSISTANT,
@@ -102,9 +118,10 @@ def start_reply(
         if not conversation.title:
             conversation.title = make_title(content)
         conversation.save(update_fields=["model", "title", "updated_at"])
-        payload = build_chat_request(conversation, before=reply)
+    # Outside the transaction: reading and encoding images must not hold the lock.
+    payload = build_chat_request(conversation, before=reply)
     return StartedReply(
-        user_message=message_data(user_message),
+        user_message=message_data(user_message, images=images),
         reply=message_data(reply),
         title=conversation.title,
         payload=payload,
@@ -166,7 +183,7 @@ def messages_after(
     list is then the most recent `limit` messages.
     """
     interrupt_dead_replies(conversation_id=conversation_id, is_alive=is_alive)
-    messages = Message.objects.filter(conversation_id=conversation_id)
+    messages = Message.objects.filter(conversation_id=conversation_id).prefetch_related("images")
     anchor = None
     if after:
         try:

@@ -8,4 +8,7 @@ urlpatterns = [
     path("c/new/", views.new_conversation, name="new_conversation"),
     path("c/<uuid:conversation_id>/", views.conversation, name="conversation"),
     path("api/models/", views.models, name="models"),
+    path("images/", views.upload_image, name="upload_image"),
+    path("images/<uuid:image_id>/", views.image, name="image"),
+    path("images/<uuid:image_id>/thumbnail/", views.image_thumbnail, name="image_thumbnail"),
 ]

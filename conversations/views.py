@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -10,13 +11,13 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import UserCreationForm
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import generation, replies
-from conversations.models import Conversation
+from conversations import generation, images, model_info, replies
+from conversations.models import Conversation, Image
 from conversations.ollama import OllamaError, get_client
 from conversations.protocol import MODEL_NAME
 
@@ -97,23 +98,28 @@ def new_conversation(request: HttpRequest) -> JsonResponse:
 
 
 async def models(request: HttpRequest) -> JsonResponse:
-    """The models Ollama has installed, for the picker."""
+    """The models Ollama has installed, with what each can do, for the picker."""
     if request.method != "GET":
         return JsonResponse({"error": "Method not allowed."}, status=405)
     user = await request.auser()
     if not user.is_authenticated:  # async views: check here as well
         return JsonResponse({"error": "Sign in first."}, status=401)
+    client = get_client()
     try:
-        installed = await get_client().list_models()
+        installed = await client.list_models()
+        capabilities = await asyncio.gather(
+            *(model_info.capabilities(client, model.get("name", "")) for model in installed)
+        )
     except OllamaError as exc:
         return JsonResponse(
             {"error": {"code": exc.kind, "message": exc.message}, "host": settings.OLLAMA_HOST},
             status=502,
         )
-    return JsonResponse({"models": [_model_entry(model) for model in installed]})
+    entries = [_model_entry(model, caps) for model, caps in zip(installed, capabilities, strict=True)]
+    return JsonResponse({"models": sorted(entries, key=lambda entry: entry["name"])})
 
 
-def _model_entry(model: dict) -> dict:
+def _model_entry(model: dict, capabilities: list[str]) -> dict:
     details = model.get("details") or {}
     return {
         "name": model.get("name") or model.get("model") or "",
@@ -121,5 +127,49 @@ def _model_entry(model: dict) -> dict:
         "family": details.get("family") or "",
         "parameter_size": details.get("parameter_size") or "",
         "quantization": details.get("quantization_level") or "",
-        "capabilities": model.get("capabilities") or [],
+        "capabilities": capabilities,
     }
+
+
+@require_POST
+def upload_image(request: HttpRequest) -> JsonResponse:
+    """One image per request; the chat frame then refers to it by id."""
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > settings.MAX_IMAGE_BYTES + 64 * 1024:  # refuse before reading the body
+        limit = settings.MAX_IMAGE_BYTES / (1024 * 1024)
+        return JsonResponse({"error": f"Images may be at most {limit:.1f} MB."}, status=413)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return JsonResponse({"error": "Attach an image file."}, status=400)
+    images.forget_unsent(owner_id=request.user.pk)
+    try:
+        image = images.store_upload(owner_id=request.user.pk, upload=upload)
+    except images.ImageRejected as exc:
+        return JsonResponse({"error": exc.message}, status=400)
+    return JsonResponse(images.image_data(image), status=201)
+
+
+def _own_image(request: HttpRequest, image_id: uuid.UUID) -> Image:
+    image = get_object_or_404(Image, pk=image_id)
+    if image.owner_id != request.user.pk and not request.user.has_perm("conversations.view_image"):
+        raise Http404
+    return image
+
+
+def _file_response(field, content_type: str) -> FileResponse:
+    response = FileResponse(field.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "private, max-age=86400"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@require_GET
+def image(request: HttpRequest, image_id: uuid.UUID) -> FileResponse:
+    found = _own_image(request, image_id)
+    return _file_response(found.file, found.content_type)
+
+
+@require_GET
+def image_thumbnail(request: HttpRequest, image_id: uuid.UUID) -> FileResponse:
+    found = _own_image(request, image_id)
+    return _file_response(found.thumbnail, "image/webp")

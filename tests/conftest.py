@@ -13,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from conversations import generation
+from conversations import generation, model_info
 from conversations.models import Conversation
 from tests.fake_ollama import FakeOllama
 
@@ -33,7 +33,8 @@ def ollama(fake_ollama_server, settings):
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
@@ -41,6 +42,7 @@ def _test_settings(settings):
     }
     # Each test runs on its own event loop: start with a fresh in-memory layer.
     channel_layers.backends.clear()
+    model_info.forget()
     yield
     generation._running.clear()
 

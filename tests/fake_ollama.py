@@ -10,6 +10,7 @@ By hand, for a demo without Ollama:  python -m tests.fake_ollama --port 11435
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import re
 import select
@@ -61,6 +62,9 @@ class Script:
     truncated: bool = False  # the stream ends with no done line
     done_reason: str = "stop"
     stats: dict[str, int] = field(default_factory=dict)
+
+
+_BASE64 = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 
 def _now() -> str:
@@ -319,6 +323,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.fake.find_model(name) is None:
             self._send_json(404, {"error": f"model '{name}' not found"})
             return
+        problem = self._image_problem(data)
+        if problem is not None:
+            self._send_json(*problem)
+            return
         if not data.get("messages"):
             reason = "unload" if data.get("keep_alive") in (0, "0", "0s") else "load"
             self._send_json(200, {"model": name, "created_at": _now(),
@@ -364,6 +372,20 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if script.stream_error is not None or script.malformed or script.truncated:
             self.close_connection = True
+
+    def _image_problem(self, data: dict[str, Any]) -> tuple[int, dict[str, str]] | None:
+        """Images must be raw base64 (a data: URL fails), and only vision models read them."""
+        images = [image for message in data.get("messages") or [] for image in message.get("images") or []]
+        for image in images:
+            try:
+                base64.b64decode(image, validate=True)
+            except (ValueError, TypeError):
+                position = next((i for i, c in enumerate(str(image)) if c not in _BASE64), 0)
+                return 400, {"error": f"illegal base64 data at input byte {position}"}
+        model = self.fake.find_model(data["model"])
+        if images and model is not None and "vision" not in model["capabilities"]:
+            return 500, {"error": "this model is missing data required for image input"}
+        return None
 
     def _chunk(self, name: str, *, content: str = "", thinking: str = "") -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": content}

@@ -165,8 +165,9 @@ def test_the_model_list_comes_from_ollama(client, ollama, alice):
         "family": "llama",
         "parameter_size": "3.2B",
         "quantization": "Q4_K_M",
-        "capabilities": [],
+        "capabilities": ["completion", "tools"],
     }
+    assert "vision" in models[1]["capabilities"]
 
 
 def test_the_model_list_explains_an_unreachable_ollama(client, settings, alice):

@@ -23,6 +23,7 @@ const convList = $("conversation-list");
 const titleEl = $("chat-title");
 const toggle = $("sidebar-toggle");
 const backdrop = $("backdrop");
+const mainEl = document.querySelector(".main");
 
 const state = {
   conversationId: data.conversation_id,
@@ -164,6 +165,7 @@ function setTitle(title) {
 
 function setSidebar(open, focusToggle) {
   app.classList.toggle("sidebar-open", open);
+  mainEl.inert = open;
   toggle.setAttribute("aria-expanded", String(open));
   backdrop.hidden = !open;
   if (open) {
@@ -174,8 +176,10 @@ function setSidebar(open, focusToggle) {
   }
 }
 
+matchMedia("(max-width: 720px)").addEventListener("change", () => setSidebar(false));
 toggle.addEventListener("click", () => setSidebar(toggle.getAttribute("aria-expanded") !== "true"));
 backdrop.addEventListener("click", () => setSidebar(false, true));
+$("sidebar-close").addEventListener("click", () => setSidebar(false, true));
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && app.classList.contains("sidebar-open")) setSidebar(false, true);
 });
@@ -184,7 +188,17 @@ $("new-chat").addEventListener("click", () => location.assign("/"));
 
 // ---------- models ----------
 
-async function loadModels() {
+let modelsLoading = null;
+
+function loadModels() {
+  if (modelsLoading) return modelsLoading;
+  modelsLoading = refreshModels().finally(() => {
+    modelsLoading = null;
+  });
+  return modelsLoading;
+}
+
+async function refreshModels() {
   const result = await picker.load();
   if (result.login) {
     goToLogin();
@@ -447,23 +461,27 @@ async function send() {
   const content = input.value;
   if (!content.trim() || sendButton.disabled) return;
   clearComposerError();
-  const model = picker.value;
-  if (!model) {
+  const pending = { clientId: uuid(), content, model: "", sent: false };
+  state.pending = pending;
+  refresh();
+  input.focus();
+  if (!picker.value && modelsLoading) await modelsLoading;
+  pending.model = picker.value;
+  if (!pending.model) {
+    state.pending = null;
+    refresh();
     showComposerError("Choose a model first.");
     return;
   }
-  rememberModel(model);
-  state.pending = { clientId: uuid(), content, model, sent: false };
-  refresh();
-  input.focus();
+  rememberModel(pending.model);
   if (!state.conversationId) {
-    if (!(await createConversation(model))) {
+    if (!(await createConversation(pending.model))) {
       state.pending = null;
       refresh();
       return;
     }
   } else {
-    picker.conversationModel = model;
+    picker.conversationModel = pending.model;
   }
   flushPending();
   scrollToBottom();

@@ -29,17 +29,12 @@ export function showBanner(key, text, onRetry) {
     if (onRetry) {
       const button = el("button", "button small", "Retry");
       button.type = "button";
-      button.addEventListener("click", () => {
-        button.disabled = true;
-        onRetry();
-      });
+      button.addEventListener("click", () => onRetry());
       box.append(button);
     }
     host.append(box);
   }
   box.querySelector(".banner-text").textContent = text;
-  const button = box.querySelector("button");
-  if (button) button.disabled = false;
 }
 
 export function hideBanner(key) {

@@ -1,0 +1,49 @@
+"""What each installed model can do, from Ollama's /api/show, cached briefly."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from conversations.ollama import OllamaClient, OllamaError
+
+CACHE_SECONDS = 60.0
+# Vision models of Ollama versions that predate the capabilities list.
+VISION_FAMILIES = {"clip", "mllama"}
+
+_cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+
+
+def capabilities_of(info: dict[str, Any]) -> list[str]:
+    capabilities = list(info.get("capabilities") or [])
+    if not capabilities:
+        families = set((info.get("details") or {}).get("families") or [])
+        capabilities = ["completion"]
+        if families & VISION_FAMILIES or info.get("projector_info"):
+            capabilities.append("vision")
+    return capabilities
+
+
+async def show(client: OllamaClient, model: str) -> dict[str, Any] | None:
+    """/api/show for a model, or None when Ollama does not have it."""
+    key = (client.base_url, model)
+    cached = _cache.get(key)
+    if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    try:
+        info = await client.show(model)
+    except OllamaError as exc:
+        if exc.kind != "model_not_found":
+            raise
+        info = None
+    _cache[key] = (time.monotonic(), info)
+    return info
+
+
+async def capabilities(client: OllamaClient, model: str) -> list[str]:
+    info = await show(client, model)
+    return capabilities_of(info) if info is not None else []
+
+
+def forget() -> None:
+    _cache.clear()
