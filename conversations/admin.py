@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 
-from conversations.models import Conversation, Image, Message
+from conversations.models import Conversation, Image, Message, SavedSchema
+from conversations.protocol import structured_html
 
 
 def thumbnails(images) -> str:
@@ -68,5 +69,25 @@ class MessageAdmin(admin.ModelAdmin):
     list_filter = ["role", "status"]
     search_fields = ["content"]
     raw_id_fields = ["conversation"]
-    readonly_fields = ["id", "created_at", "saved_at"]
+    readonly_fields = ["id", "created_at", "saved_at", "structured_result"]
     inlines = [ImageInline]
+
+    @admin.display(description="Structured output")
+    def structured_result(self, message: Message) -> str:
+        result = message.structured
+        if not result:
+            return "—"
+        errors = format_html_join(
+            "", "<li><code>{}</code>: {}</li>", ((e["path"], e["message"]) for e in result["errors"])
+        )
+        verdict = "Valid" if result["valid"] else "Not valid"
+        return format_html(
+            "<p><strong>{}</strong></p><ul>{}</ul>{}", verdict, errors, structured_html(message) or ""
+        )
+
+
+@admin.register(SavedSchema)
+class SavedSchemaAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "updated_at"]
+    list_select_related = ["owner"]
+    search_fields = ["name", "owner__username"]

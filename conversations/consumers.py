@@ -79,6 +79,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                     model=request.model,
                     client_id=request.client_id,
                     image_ids=request.image_ids,
+                    format=request.format,
                 )
             case "stop":
                 await self.stop()

@@ -64,6 +64,7 @@ async def start(
     model: str,
     client_id: str,
     image_ids: tuple[uuid.UUID, ...] = (),
+    format: str | dict[str, Any] | None = None,
 ) -> None:
     """Save the user's message, announce it and the reply, and start the reply task.
 
@@ -83,6 +84,7 @@ async def start(
             model=model,
             is_alive=is_alive,
             image_ids=image_ids,
+            format=format,
         )
     except BaseException:
         _running.pop(conversation_id, None)

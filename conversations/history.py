@@ -41,6 +41,8 @@ def build_chat_request(conversation: Conversation, *, before: Message) -> dict[s
         "model": before.model or conversation.model,
         "messages": build_chat_messages(conversation, before=before),
     }
+    if before.format is not None:  # only this turn is constrained; earlier turns stay as they were
+        payload["format"] = before.format
     options = {key: value for key, value in (conversation.options or {}).items() if value is not None}
     if options:
         payload["options"] = options

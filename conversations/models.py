@@ -63,6 +63,10 @@ class Message(models.Model):
     load_duration = models.PositiveBigIntegerField(null=True, blank=True)
     prompt_eval_duration = models.PositiveBigIntegerField(null=True, blank=True)
     eval_duration = models.PositiveBigIntegerField(null=True, blank=True)
+    # Structured output: the `format` the reply was asked for ("json" or a JSON
+    # Schema) and, once complete, {"valid", "data", "errors"}.
+    format = models.JSONField(null=True, blank=True)
+    structured = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # Last time a streaming reply was saved; a reply whose writer died stops moving.
     saved_at = models.DateTimeField(auto_now=True)
@@ -127,3 +131,20 @@ class Image(models.Model):
 
     def get_thumbnail_url(self) -> str:
         return reverse("image_thumbnail", args=[self.pk])
+
+
+class SavedSchema(models.Model):
+    """A JSON Schema a user keeps under a name, to reuse in any conversation."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="schemas")
+    name = models.CharField(max_length=100)
+    schema = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="schema_name_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name

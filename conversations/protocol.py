@@ -12,6 +12,8 @@ from django.conf import settings
 from conversations.images import image_data
 from conversations.markdown import render_markdown
 from conversations.models import Image, Message
+from conversations.schema_form import render_form
+from conversations.structured import SchemaRejected, check_format
 
 MAX_FRAME_BYTES = 1024 * 1024
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,199}$")
@@ -29,6 +31,9 @@ class MessageData(TypedDict):
     created: str
     stats: dict[str, Any] | None
     images: list[dict[str, Any]]
+    format: str | dict[str, Any] | None
+    structured: dict[str, Any] | None
+    structured_html: str
 
 
 class FrameError(Exception):
@@ -74,7 +79,17 @@ def message_data(message: Message, images: list[Image] | None = None) -> Message
         "images": [image_data(image) for image in (message.images.all() if images is None else images)]
         if message.role == Message.Role.USER
         else [],
+        "format": message.format,
+        "structured": message.structured,
+        "structured_html": structured_html(message),
     }
+
+
+def structured_html(message: Message) -> str:
+    result = message.structured
+    if not result or result.get("data") is None or not isinstance(message.format, dict):
+        return ""
+    return render_form(message.format, result["data"], id_prefix=f"sf-{message.pk}")
 
 
 @dataclass(frozen=True)
@@ -83,6 +98,7 @@ class ChatRequest:
     model: str
     client_id: str
     image_ids: tuple[uuid.UUID, ...] = ()
+    format: str | dict[str, Any] | None = None
 
 
 def parse_chat_frame(frame: dict[str, Any]) -> ChatRequest:
@@ -104,8 +120,19 @@ def parse_chat_frame(frame: dict[str, Any]) -> ChatRequest:
     if not isinstance(client_id, str) or len(client_id) > 64:
         raise FrameError("invalid", "client_id must be a string of at most 64 characters.")
     return ChatRequest(
-        content=content, model=model, client_id=client_id, image_ids=parse_image_ids(frame.get("images"))
+        content=content,
+        model=model,
+        client_id=client_id,
+        image_ids=parse_image_ids(frame.get("images")),
+        format=parse_format(frame.get("format")),
     )
+
+
+def parse_format(value: Any) -> str | dict[str, Any] | None:
+    try:
+        return check_format(value)
+    except SchemaRejected as exc:
+        raise FrameError("invalid_schema", exc.message) from None
 
 
 def parse_image_ids(value: Any) -> tuple[uuid.UUID, ...]:

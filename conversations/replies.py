@@ -14,6 +14,7 @@ from django.utils import timezone
 from conversations.history import build_chat_request
 from conversations.models import Conversation, Image, Message
 from conversations.protocol import MessageData, message_data
+from conversations.structured import evaluate
 
 TITLE_CHARS = 60
 
@@ -76,6 +77,7 @@ def start_reply(
     model: str,
     is_alive: IsAlive,
     image_ids: tuple[uuid.UUID, ...] = (),
+    format: str | dict[str, Any] | None = None,
 ) -> StartedReply:
     """Save the user's message and an empty streaming reply in one transaction.
 
@@ -112,6 +114,7 @@ def start_reply(
             role=Message.Role.ASSISTANT,
             model=model,
             status=Message.Status.STREAMING,
+            format=format,
             created_at=now + timedelta(microseconds=1),
         )
         conversation.model = model
@@ -161,6 +164,8 @@ def finish_reply(
     ):
         value = stats.get(name)
         setattr(message, name, int(value) if isinstance(value, int | float) and value >= 0 else None)
+    if message.format is not None and status == Message.Status.COMPLETE:
+        message.structured = evaluate(content, message.format)
     message.save()
     Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
     return message_data(message)

@@ -16,8 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import generation, images, model_info, replies
-from conversations.models import Conversation, Image
+from conversations import generation, images, model_info, replies, structured
+from conversations.models import Conversation, Image, SavedSchema
 from conversations.ollama import OllamaError, get_client
 from conversations.protocol import MODEL_NAME
 
@@ -173,3 +173,41 @@ def image(request: HttpRequest, image_id: uuid.UUID) -> FileResponse:
 def image_thumbnail(request: HttpRequest, image_id: uuid.UUID) -> FileResponse:
     found = _own_image(request, image_id)
     return _file_response(found.thumbnail, "image/webp")
+
+
+def schemas(request: HttpRequest) -> JsonResponse:
+    """The user's saved schemas: GET lists them, POST saves one by name (replacing it)."""
+    if request.method == "GET":
+        saved = SavedSchema.objects.filter(owner=request.user).order_by("name")
+        return JsonResponse({"schemas": [_schema_entry(entry) for entry in saved]})
+    if request.method != "POST":
+        return JsonResponse({"error": "Method not allowed."}, status=405)
+    try:
+        data = json.loads(request.body or b"null")
+    except ValueError:
+        return JsonResponse({"error": "The request body must be JSON."}, status=400)
+    if not isinstance(data, dict):
+        return JsonResponse({"error": "The request body must be a JSON object."}, status=400)
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
+        return JsonResponse({"error": "Give the schema a name of at most 100 characters."}, status=400)
+    if not isinstance(data.get("schema"), dict):
+        return JsonResponse({"error": "The schema must be a JSON object."}, status=400)
+    try:
+        schema = structured.check_format(data["schema"])
+    except structured.SchemaRejected as exc:
+        return JsonResponse({"error": exc.message}, status=400)
+    entry, created = SavedSchema.objects.update_or_create(
+        owner=request.user, name=name.strip(), defaults={"schema": schema}
+    )
+    return JsonResponse(_schema_entry(entry), status=201 if created else 200)
+
+
+@require_POST
+def delete_schema(request: HttpRequest, schema_id: int) -> HttpResponse:
+    get_object_or_404(SavedSchema, pk=schema_id, owner=request.user).delete()
+    return HttpResponse(status=204)
+
+
+def _schema_entry(entry: SavedSchema) -> dict:
+    return {"id": entry.pk, "name": entry.name, "schema": entry.schema}

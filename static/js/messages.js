@@ -10,13 +10,12 @@ function shell(msg) {
   article.dataset.id = msg.id;
   article.dataset.role = msg.role;
   article.dataset.status = msg.status;
-  const meta = el("header", "meta");
-  if (msg.role === "user") {
-    meta.append(el("span", "who visually-hidden", "You said:"));
-  } else {
+  article.setAttribute("aria-label", msg.role === "user" ? "You" : "Assistant");
+  if (msg.role !== "user") {
+    const meta = el("header", "meta");
     meta.append(el("span", "who", msg.model || "Assistant"));
+    article.append(meta);
   }
-  article.append(meta);
   return article;
 }
 
@@ -37,6 +36,30 @@ function formatStats(stats) {
   return text;
 }
 
+function localUrl(url) {
+  return typeof url === "string" && url.startsWith("/") && !url.startsWith("//") ? url : "";
+}
+
+function attachments(images) {
+  const box = el("div", "attachments");
+  for (const image of images) {
+    const href = localUrl(image.url);
+    const src = localUrl(image.thumbnail_url) || href;
+    if (!src) continue;
+    const img = el("img");
+    img.src = src;
+    img.alt = "Attached image";
+    img.loading = "lazy";
+    const link = el("a");
+    link.href = href || src;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.append(img);
+    box.append(link);
+  }
+  return box;
+}
+
 // An article for a message that is no longer streaming (or a user message).
 export function renderFinal(msg) {
   const article = shell(msg);
@@ -50,9 +73,10 @@ export function renderFinal(msg) {
     content.classList.add("plain");
     content.textContent = msg.content || "";
   }
+  if (msg.role === "user" && Array.isArray(msg.images) && msg.images.length) article.append(attachments(msg.images));
   article.append(content);
   const badge = BADGES[msg.status];
-  if (badge) article.querySelector(".meta").append(el("span", `badge badge-${msg.status}`, badge));
+  if (badge && msg.role !== "user") article.querySelector(".meta").append(el("span", `badge badge-${msg.status}`, badge));
   if (msg.status === "error") {
     const box = el("div", "error-block", msg.error || "The reply failed.");
     box.setAttribute("role", "alert");
