@@ -41,6 +41,8 @@ MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000, minimum=1)
 # How often a streaming reply's partial text is saved, and how often frames go out.
 REPLY_CHECKPOINT_SECONDS = env_float("REPLY_CHECKPOINT_SECONDS", 1.0, minimum=0.05)
 REPLY_FRAME_SECONDS = env_float("REPLY_FRAME_SECONDS", 1 / 30, minimum=0.0)
+# After the first reply, ask the model for a short title.
+GENERATE_TITLES = env_bool("GENERATE_TITLES", True)
 
 INSTALLED_APPS = [
     "daphne",
@@ -142,7 +144,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns about a missing one
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "chatsite.storage.StaticFilesStorage"},
 }
 
 SESSION_COOKIE_HTTPONLY = True

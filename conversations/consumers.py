@@ -9,12 +9,14 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from conversations import generation, replies
+from conversations import generation, replies, timeline
 from conversations.protocol import (
     MAX_FRAME_BYTES,
     FrameError,
     error_frame,
     parse_chat_frame,
+    parse_message_id,
+    parse_regenerate_frame,
     parse_sync_frame,
 )
 
@@ -71,16 +73,32 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         match content.get("type"):
-            case "chat":
+            case "chat" | "edit":
                 request = parse_chat_frame(content)
                 await generation.start(
                     conversation_id=self.conversation_id,
                     content=request.content,
                     model=request.model,
                     client_id=request.client_id,
-                    image_ids=request.image_ids,
+                    mode="new" if content["type"] == "chat" else "edit",
+                    image_ids=request.image_ids if content["type"] == "chat" else (),
                     format=request.format,
                 )
+            case "regenerate":
+                request = parse_regenerate_frame(content)
+                await generation.start(
+                    conversation_id=self.conversation_id,
+                    content="",
+                    model=request.model,
+                    mode="regenerate",
+                    format=request.format,
+                )
+            case "switch_version":
+                reply_id = parse_message_id(content.get("message_id"))
+                await database_sync_to_async(replies.switch_version)(
+                    conversation_id=self.conversation_id, reply_id=reply_id
+                )
+                await generation.publish_history(self.conversation_id)
             case "stop":
                 await self.stop()
             case "sync":
@@ -99,7 +117,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await generation.request_stop(self.conversation_id)
 
     async def sync(self, after: str | None) -> None:
-        messages, reset = await database_sync_to_async(replies.messages_after)(
+        messages, reset = await database_sync_to_async(timeline.messages_after)(
             conversation_id=self.conversation_id, after=after, is_alive=generation.is_alive
         )
         await self.send_json({"type": "history", "messages": messages, "reset": reset})
@@ -119,7 +137,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def reply_started(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "reply", "message": event["message"], "seq": 0})
+        await self.send_json(
+            {"type": "reply", "message": event["message"], "seq": 0, "replaces": event["replaces"]}
+        )
+
+    async def conversation_history(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "history", "messages": event["messages"], "reset": True})
+
+    async def conversation_title(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "title", "title": event["title"]})
 
     async def reply_snapshot(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "reply", "message": event["message"], "seq": event["seq"]})

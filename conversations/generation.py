@@ -20,7 +20,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from conversations import model_info, replies
+from conversations import model_info, replies, timeline, titles
 from conversations.models import Message
 from conversations.ollama import OllamaError, get_client
 from conversations.protocol import MessageData
@@ -62,7 +62,8 @@ async def start(
     conversation_id: uuid.UUID,
     content: str,
     model: str,
-    client_id: str,
+    client_id: str = "",
+    mode: replies.Mode = "new",
     image_ids: tuple[uuid.UUID, ...] = (),
     format: str | dict[str, Any] | None = None,
 ) -> None:
@@ -83,6 +84,7 @@ async def start(
             content=content,
             model=model,
             is_alive=is_alive,
+            mode=mode,
             image_ids=image_ids,
             format=format,
         )
@@ -91,16 +93,19 @@ async def start(
         raise
     layer = get_channel_layer()
     group = conversation_group(conversation_id)
+    if started.user_message is not None:
+        await layer.group_send(
+            group,
+            {
+                "type": "message.saved",
+                "message": started.user_message,
+                "client_id": client_id,
+                "title": started.title,
+            },
+        )
     await layer.group_send(
-        group,
-        {
-            "type": "message.saved",
-            "message": started.user_message,
-            "client_id": client_id,
-            "title": started.title,
-        },
+        group, {"type": "reply.started", "message": started.reply, "replaces": started.replaced}
     )
-    await layer.group_send(group, {"type": "reply.started", "message": started.reply})
     generation = Generation(conversation_id=conversation_id, reply=started.reply, payload=started.payload)
     _running[conversation_id] = generation
     generation.task = asyncio.create_task(generation.run(), name=f"reply-{started.reply['id']}")
@@ -127,6 +132,37 @@ async def _check_vision(conversation_id: uuid.UUID, model: str) -> None:
         " Pull a vision model first, for example `ollama pull llava`."
     )  # fmt: skip
     raise replies.ReplyRefused("model_cannot_see", f"{model} cannot see images.{hint}")
+
+
+async def publish_history(conversation_id: uuid.UUID) -> None:
+    """Tell every tab to show the conversation afresh (after a version switch)."""
+    messages, _ = await database_sync_to_async(timeline.recent_messages)(conversation_id=conversation_id)
+    await get_channel_layer().group_send(
+        conversation_group(conversation_id), {"type": "conversation.history", "messages": messages}
+    )
+
+
+async def publish_title(conversation_id: uuid.UUID, title: str) -> None:
+    await get_channel_layer().group_send(
+        conversation_group(conversation_id), {"type": "conversation.title", "title": title}
+    )
+
+
+async def generate_title(conversation_id: uuid.UUID) -> None:
+    """Ask the model for a short title after the first reply; keep the first words on failure."""
+    request = await database_sync_to_async(titles.title_candidate)(conversation_id=conversation_id)
+    if request is None:
+        return
+    try:
+        answer = await get_client().post_json("/api/chat", request, model=request["model"])
+    except OllamaError as exc:
+        logger.info("No title for %s: %s", conversation_id, exc.message)
+        return
+    title = titles.clean_generated_title(((answer or {}).get("message") or {}).get("content") or "")
+    if title and await database_sync_to_async(titles.save_generated_title)(
+        conversation_id=conversation_id, title=title
+    ):
+        await publish_title(conversation_id, title)
 
 
 async def request_stop(conversation_id: uuid.UUID) -> None:
@@ -227,7 +263,11 @@ class Generation:
                     "message_id": str(self.reply_id),
                 },
             )
+        if message is None:  # the conversation was deleted meanwhile
+            return
         await self.layer.group_send(self.group, {"type": "reply.done", "message": message})
+        if status == Message.Status.COMPLETE and settings.GENERATE_TITLES:
+            _background(generate_title(self.conversation_id))
 
     # Frames: coalesced, at most one per kind every REPLY_FRAME_SECONDS ------
 
@@ -303,6 +343,16 @@ class Generation:
             "thinking": "".join(self.thinking),
         }
         return {"type": "reply.snapshot", "message": message, "seq": self.seq}
+
+
+_background_tasks: set[asyncio.Task[None]] = set()
+
+
+def _background(coroutine: Any) -> None:
+    """Run a coroutine on its own, keeping a reference so it is not collected mid-way."""
+    task = asyncio.create_task(coroutine)
+    _background_tasks.add(task)
+    task.add_done_callback(_background_tasks.discard)
 
 
 def _being_cancelled() -> bool:

@@ -6,6 +6,7 @@ from typing import Any
 
 from conversations.images import base64_for_ollama, images_by_message
 from conversations.models import Conversation, Message
+from conversations.options import keep_alive_for_ollama
 
 
 def build_chat_messages(conversation: Conversation, *, before: Message) -> list[dict[str, Any]]:
@@ -18,7 +19,7 @@ def build_chat_messages(conversation: Conversation, *, before: Message) -> list[
     if conversation.system_prompt.strip():
         messages.append({"role": "system", "content": conversation.system_prompt})
     earlier = list(
-        conversation.messages.filter(created_at__lt=before.created_at)
+        conversation.messages.filter(active=True, created_at__lt=before.created_at)
         .exclude(status=Message.Status.ERROR)
         .exclude(status=Message.Status.STREAMING)
         .order_by("created_at", "id")
@@ -46,4 +47,6 @@ def build_chat_request(conversation: Conversation, *, before: Message) -> dict[s
     options = {key: value for key, value in (conversation.options or {}).items() if value is not None}
     if options:
         payload["options"] = options
+    if conversation.keep_alive:
+        payload["keep_alive"] = keep_alive_for_ollama(conversation.keep_alive)
     return payload

@@ -11,20 +11,31 @@ from django.utils import timezone
 
 
 class Conversation(models.Model):
+    class TitleSource(models.TextChoices):
+        FIRST_WORDS = "first_words"
+        GENERATED = "generated"
+        USER = "user"  # a rename by the user is never overwritten
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
     )
     title = models.CharField(max_length=200, blank=True)
+    title_source = models.CharField(
+        max_length=16, choices=TitleSource.choices, default=TitleSource.FIRST_WORDS
+    )
+    pinned = models.BooleanField(default=False)
     model = models.CharField(max_length=200, blank=True)
     system_prompt = models.TextField(blank=True)
+    # Ollama options that were set; an absent key means "the model's default".
     options = models.JSONField(default=dict, blank=True)
+    keep_alive = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["owner", "-updated_at"], name="conversation_sidebar")]
+        indexes = [models.Index(fields=["owner", "-pinned", "-updated_at"], name="conversation_sidebar")]
 
     def __str__(self) -> str:
         return self.title or "New chat"
@@ -50,6 +61,15 @@ class Message(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)
+    # Versions of one exchange (a question and its reply): regenerating or editing
+    # the last exchange adds a version and makes it the active one; the others are
+    # kept so the user can flip back. Only active messages are shown and replayed.
+    exchange = models.UUIDField(default=uuid.uuid4)
+    version = models.PositiveIntegerField(default=1)
+    active = models.BooleanField(default=True)
+    reply_to = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
+    )
     model = models.CharField(max_length=200, blank=True)
     content = models.TextField(blank=True)
     thinking = models.TextField(blank=True)
@@ -74,7 +94,8 @@ class Message(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
-            models.Index(fields=["conversation", "created_at"], name="message_history"),
+            models.Index(fields=["conversation", "active", "created_at"], name="message_history"),
+            models.Index(fields=["exchange"], name="message_exchange"),
             models.Index(
                 fields=["status"],
                 name="message_streaming",
@@ -148,3 +169,21 @@ class SavedSchema(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Preferences(models.Model):
+    """A user's defaults for new conversations."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    model = models.CharField(max_length=200, blank=True)
+    system_prompt = models.TextField(blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    keep_alive = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self) -> str:
+        return f"Preferences of {self.user}"

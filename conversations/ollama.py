@@ -183,6 +183,92 @@ class OllamaClient:
         data = await self.get_json("/api/tags")
         return list(data.get("models") or [])
 
+    # Model management ---------------------------------------------------------
+
+    async def version(self) -> str:
+        data = await self.get_json("/api/version")
+        return str(data.get("version") or "")
+
+    async def ps(self) -> list[dict[str, Any]]:
+        """The models loaded in memory (GET /api/ps)."""
+        data = await self.get_json("/api/ps")
+        return list(data.get("models") or [])
+
+    async def load(self, model: str) -> None:
+        # A chat with no messages loads the model and answers once, even when streaming.
+        await self.post_json("/api/chat", {"model": model, "messages": []}, model=model)
+
+    async def unload(self, model: str) -> None:
+        await self.post_json("/api/chat", {"model": model, "messages": [], "keep_alive": 0}, model=model)
+
+    async def delete(self, model: str) -> None:
+        # Ollama wants a DELETE with a JSON body and answers 200 with an empty body.
+        await self._send("DELETE", "/api/delete", {"model": model}, model=model)
+
+    async def copy(self, *, source: str, destination: str) -> None:
+        await self._send("POST", "/api/copy", {"source": source, "destination": destination}, model=source)
+
+    async def _send(self, method: str, path: str, payload: dict[str, Any], *, model: str) -> None:
+        try:
+            response = await self._http.request(method, path, json=payload)
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+                raise self._unreachable() from None
+            raise OllamaError("timeout", "Ollama did not answer in time.") from None
+        except httpx.ConnectError:
+            raise self._unreachable() from None
+        except httpx.HTTPError as exc:
+            raise OllamaError("upstream", f"The connection to Ollama failed: {exc}") from None
+        if response.is_error:
+            raise self._error_for(response, model)
+
+    async def pull(self, model: str) -> AsyncIterator[dict[str, Any]]:
+        """POST /api/pull and yield each progress object, ending with {"status": "success"}.
+
+        An {"error": ...} line raises OllamaError. Leaving the iteration early
+        closes the connection, which ends the download on Ollama's side too.
+        """
+        try:
+            async with self._http.stream(
+                "POST", "/api/pull", json={"model": model, "stream": True}
+            ) as response:
+                if response.is_error:
+                    await response.aread()
+                    raise OllamaError(
+                        "upstream",
+                        f"Ollama reported an error ({response.status_code}): {_error_text(response)}",
+                    )
+                finished = False
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    try:
+                        progress = json.loads(line)
+                    except ValueError:
+                        progress = None
+                    if not isinstance(progress, dict):
+                        raise OllamaError("bad_stream", "Ollama sent a malformed line while pulling.")
+                    if "error" in progress:
+                        raise OllamaError("upstream", f"Ollama reported an error: {progress['error']}")
+                    yield progress
+                    if progress.get("status") == "success":
+                        finished = True
+                        break
+                if not finished:
+                    raise OllamaError(
+                        "bad_stream", "Ollama closed the connection before the pull was finished."
+                    )
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+                raise self._unreachable() from None
+            raise OllamaError(
+                "timeout", f"Ollama sent nothing for {self.read_timeout:g} seconds, so the pull was ended."
+            ) from None
+        except httpx.ConnectError:
+            raise self._unreachable() from None
+        except httpx.HTTPError as exc:
+            raise OllamaError("upstream", f"The connection to Ollama failed: {exc}") from None
+
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, OllamaClient] = weakref.WeakKeyDictionary()
 

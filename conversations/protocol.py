@@ -34,6 +34,8 @@ class MessageData(TypedDict):
     format: str | dict[str, Any] | None
     structured: dict[str, Any] | None
     structured_html: str
+    version: int
+    versions: int
 
 
 class FrameError(Exception):
@@ -50,8 +52,12 @@ def error_frame(code: str, message: str, message_id: str | None = None) -> dict[
     return frame
 
 
-def message_data(message: Message, images: list[Image] | None = None) -> MessageData:
-    """A message as frames carry it. Pass `images`, or prefetch "images", to avoid a query."""
+def message_data(message: Message, images: list[Image] | None = None, versions: int = 1) -> MessageData:
+    """A message as frames carry it.
+
+    Pass `images` (or prefetch "images") to avoid a query; `versions` is how many
+    versions the reply's exchange has (shown as "< 2/3 >").
+    """
     stats = None
     if message.eval_count is not None or message.done_reason:
         stats = {
@@ -82,6 +88,8 @@ def message_data(message: Message, images: list[Image] | None = None) -> Message
         "format": message.format,
         "structured": message.structured,
         "structured_html": structured_html(message),
+        "version": message.version,
+        "versions": versions if is_reply else 1,
     }
 
 
@@ -160,3 +168,17 @@ def parse_sync_frame(frame: dict[str, Any]) -> str | None:
     if not isinstance(after, str) or len(after) > 64:
         raise FrameError("invalid", "after must be a message id or null.")
     return after
+
+
+def parse_regenerate_frame(frame: dict[str, Any]) -> ChatRequest:
+    model = frame.get("model") or ""
+    if not isinstance(model, str) or (model and not MODEL_NAME.match(model)):
+        raise FrameError("invalid", "That is not a valid model name.")
+    return ChatRequest(content="", model=model, client_id="", format=parse_format(frame.get("format")))
+
+
+def parse_message_id(value: Any) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise FrameError("invalid", "message_id must be a message id.") from None

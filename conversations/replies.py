@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from conversations.history import build_chat_request
 from conversations.models import Conversation, Image, Message
 from conversations.protocol import MessageData, message_data
 from conversations.structured import evaluate
-
-TITLE_CHARS = 60
+from conversations.titles import first_words
 
 # Decides whether a reply marked "streaming" still has a live writer somewhere.
 IsAlive = Callable[[Message], bool]
+# "new": a new question; "regenerate": another answer to the last question;
+# "edit": a changed last question and a new answer to it.
+Mode = Literal["new", "regenerate", "edit"]
+BUSY = "A reply is still being written in this conversation. Wait or stop it first."
 
 
 class ReplyRefused(Exception):
@@ -31,19 +35,11 @@ class ReplyRefused(Exception):
 
 @dataclass
 class StartedReply:
-    user_message: MessageData
+    user_message: MessageData | None  # None when regenerating: the question stays
     reply: MessageData
     title: str
     payload: dict[str, Any]
-
-
-def make_title(text: str) -> str:
-    """The first words of a message, cut at a word boundary."""
-    words = " ".join(text.split())
-    if len(words) <= TITLE_CHARS:
-        return words
-    cut = words[:TITLE_CHARS].rsplit(" ", 1)[0] or words[:TITLE_CHARS]
-    return cut + "…"
+    replaced: list[str] = field(default_factory=list)  # ids of messages no longer shown
 
 
 def owns_conversation(*, conversation_id: uuid.UUID, user_id: int) -> bool:
@@ -70,16 +66,25 @@ def interrupt_dead_replies(*, conversation_id: uuid.UUID, is_alive: IsAlive) -> 
     return dead
 
 
+def last_question(conversation: Conversation) -> Message | None:
+    return (
+        conversation.messages.filter(active=True, role=Message.Role.USER)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
 def start_reply(
     *,
     conversation_id: uuid.UUID,
     content: str,
     model: str,
     is_alive: IsAlive,
+    mode: Mode = "new",
     image_ids: tuple[uuid.UUID, ...] = (),
     format: str | dict[str, Any] | None = None,
 ) -> StartedReply:
-    """Save the user's message and an empty streaming reply in one transaction.
+    """Save the question (unless regenerating) and an empty streaming reply in one transaction.
 
     The conversation row is locked, so two tabs (or two workers) racing to
     start a reply cannot both succeed: the second sees the first's reply.
@@ -88,47 +93,83 @@ def start_reply(
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
         interrupt_dead_replies(conversation_id=conversation_id, is_alive=is_alive)
         if conversation.messages.filter(status=Message.Status.STREAMING).exists():
-            raise ReplyRefused(
-                "busy", "A reply is still being written in this conversation. Wait or stop it first."
-            )
+            raise ReplyRefused("busy", BUSY)
         model = model or conversation.model
         if not model:
             raise ReplyRefused("no_model", "Choose a model first.")
         now = timezone.now()
-        images = list(
-            Image.objects.filter(pk__in=image_ids, owner_id=conversation.owner_id, message__isnull=True)
-        )
-        if len(images) != len(image_ids):
-            raise ReplyRefused(
-                "invalid", "An attached image is missing or was already sent. Attach it again."
+        replaced: list[str] = []
+        images: list[Image] = []
+        if mode == "new":
+            images = _unsent_images(conversation, image_ids)
+            question = Message.objects.create(
+                conversation=conversation, role=Message.Role.USER, content=content, created_at=now
             )
-        user_message = Message.objects.create(
-            conversation=conversation, role=Message.Role.USER, content=content, created_at=now
-        )
-        if images:
-            Image.objects.filter(pk__in=image_ids).update(message=user_message)
-            order = {image_id: index for index, image_id in enumerate(image_ids)}
-            images.sort(key=lambda image: order[image.pk])
+            Image.objects.filter(pk__in=[image.pk for image in images]).update(message=question)
+            exchange, version = question.exchange, 1
+        else:
+            previous = last_question(conversation)
+            if previous is None:
+                raise ReplyRefused("invalid", "There is no question to answer again yet.")
+            exchange = previous.exchange
+            version = (
+                conversation.messages.filter(exchange=exchange, role=Message.Role.ASSISTANT).aggregate(
+                    latest=Max("version")
+                )["latest"]
+                or 0
+            ) + 1
+            shown = conversation.messages.filter(exchange=exchange, active=True)
+            if mode == "regenerate":
+                shown = shown.filter(role=Message.Role.ASSISTANT)
+                question = previous
+            else:
+                question = Message.objects.create(
+                    conversation=conversation,
+                    role=Message.Role.USER,
+                    content=content,
+                    exchange=exchange,
+                    version=version,
+                    created_at=now,
+                )
+            replaced = [str(pk) for pk in shown.exclude(pk=question.pk).values_list("pk", flat=True)]
+            shown.exclude(pk=question.pk).update(active=False)
+            images = list(question.images.all()) if mode == "regenerate" else []
         reply = Message.objects.create(
             conversation=conversation,
             role=Message.Role.ASSISTANT,
             model=model,
             status=Message.Status.STREAMING,
             format=format,
+            exchange=exchange,
+            version=version,
+            reply_to=question,
             created_at=now + timedelta(microseconds=1),
         )
         conversation.model = model
         if not conversation.title:
-            conversation.title = make_title(content)
+            conversation.title = first_words(question.content)
         conversation.save(update_fields=["model", "title", "updated_at"])
     # Outside the transaction: reading and encoding images must not hold the lock.
     payload = build_chat_request(conversation, before=reply)
     return StartedReply(
-        user_message=message_data(user_message, images=images),
-        reply=message_data(reply),
+        user_message=None if mode == "regenerate" else message_data(question, images=images),
+        reply=message_data(reply, versions=version),
         title=conversation.title,
         payload=payload,
+        replaced=replaced,
     )
+
+
+def _unsent_images(conversation: Conversation, image_ids: tuple[uuid.UUID, ...]) -> list[Image]:
+    images = {
+        image.pk: image
+        for image in Image.objects.filter(
+            pk__in=image_ids, owner_id=conversation.owner_id, message__isnull=True
+        )
+    }
+    if len(images) != len(image_ids):
+        raise ReplyRefused("invalid", "An attached image is missing or was already sent. Attach it again.")
+    return [images[image_id] for image_id in image_ids]
 
 
 def checkpoint_reply(*, message_id: uuid.UUID, content: str, thinking: str) -> None:
@@ -136,6 +177,16 @@ def checkpoint_reply(*, message_id: uuid.UUID, content: str, thinking: str) -> N
     Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
         content=content, thinking=thinking, saved_at=timezone.now()
     )
+
+
+STATS_FIELDS = (
+    "prompt_eval_count",
+    "eval_count",
+    "total_duration",
+    "load_duration",
+    "prompt_eval_duration",
+    "eval_duration",
+)
 
 
 def finish_reply(
@@ -146,29 +197,26 @@ def finish_reply(
     status: str,
     error: str = "",
     stats: dict[str, Any] | None = None,
-) -> MessageData:
+) -> MessageData | None:
+    """Save the whole reply; None if it was deleted (with its conversation) meanwhile."""
     stats = stats or {}
-    message = Message.objects.get(pk=message_id)
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None:
+        return None
     message.content = content
     message.thinking = thinking
     message.status = status
     message.error = error
     message.done_reason = str(stats.get("done_reason") or "")[:32]
-    for name in (
-        "prompt_eval_count",
-        "eval_count",
-        "total_duration",
-        "load_duration",
-        "prompt_eval_duration",
-        "eval_duration",
-    ):
+    for name in STATS_FIELDS:
         value = stats.get(name)
         setattr(message, name, int(value) if isinstance(value, int | float) and value >= 0 else None)
     if message.format is not None and status == Message.Status.COMPLETE:
         message.structured = evaluate(content, message.format)
     message.save()
     Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
-    return message_data(message)
+    versions = Message.objects.filter(exchange=message.exchange, role=Message.Role.ASSISTANT).count()
+    return message_data(message, versions=versions)
 
 
 def streaming_reply_id(*, conversation_id: uuid.UUID) -> uuid.UUID | None:
@@ -179,28 +227,15 @@ def streaming_reply_id(*, conversation_id: uuid.UUID) -> uuid.UUID | None:
     )
 
 
-def messages_after(
-    *, conversation_id: uuid.UUID, after: str | None, is_alive: IsAlive, limit: int = 100
-) -> tuple[list[MessageData], bool]:
-    """Messages a (re)connecting tab is missing: those after `after`, oldest first.
-
-    Returns (messages, reset): reset is true when `after` is unknown, and the
-    list is then the most recent `limit` messages.
-    """
-    interrupt_dead_replies(conversation_id=conversation_id, is_alive=is_alive)
-    messages = Message.objects.filter(conversation_id=conversation_id).prefetch_related("images")
-    anchor = None
-    if after:
-        try:
-            anchor = messages.filter(pk=uuid.UUID(after)).values("created_at", "id").first()
-        except ValueError:
-            anchor = None
-    if anchor is None:
-        recent = list(messages.order_by("-created_at", "-id")[:limit])
-        return [message_data(message) for message in reversed(recent)], True
-    newer = messages.filter(created_at__gt=anchor["created_at"]).order_by("created_at", "id")
-    return [message_data(message) for message in newer], False
-
-
-def recent_messages(*, conversation_id: uuid.UUID, is_alive: IsAlive, limit: int = 100) -> list[MessageData]:
-    return messages_after(conversation_id=conversation_id, after=None, is_alive=is_alive, limit=limit)[0]
+def switch_version(*, conversation_id: uuid.UUID, reply_id: uuid.UUID) -> None:
+    """Show another version of the last exchange (its reply and the question it answered)."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        if conversation.messages.filter(status=Message.Status.STREAMING).exists():
+            raise ReplyRefused("busy", BUSY)
+        target = conversation.messages.filter(pk=reply_id, role=Message.Role.ASSISTANT).first()
+        previous = last_question(conversation)
+        if target is None or previous is None or target.exchange != previous.exchange:
+            raise ReplyRefused("invalid", "Only the versions of the last reply can be switched.")
+        conversation.messages.filter(exchange=target.exchange).update(active=False)
+        conversation.messages.filter(pk__in=[target.pk, target.reply_to_id]).update(active=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import views
+from conversations import model_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -8,6 +8,15 @@ urlpatterns = [
     path("c/new/", views.new_conversation, name="new_conversation"),
     path("c/<uuid:conversation_id>/", views.conversation, name="conversation"),
     path("api/models/", views.models, name="models"),
+    path("models/", model_views.models_page, name="models_page"),
+    path("models/status/", model_views.status, name="models_status"),
+    path("models/installed/", model_views.installed, name="models_installed"),
+    path("models/running/", model_views.running, name="models_running"),
+    path("models/details/", model_views.details, name="models_details"),
+    path("models/load/", model_views.load, name="models_load"),
+    path("models/unload/", model_views.unload, name="models_unload"),
+    path("models/delete/", model_views.delete, name="models_delete"),
+    path("models/copy/", model_views.copy, name="models_copy"),
     path("schemas/", views.schemas, name="schemas"),
     path("schemas/<int:schema_id>/delete/", views.delete_schema, name="delete_schema"),
     path("images/", views.upload_image, name="upload_image"),

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import generation, images, model_info, replies, structured
+from conversations import generation, images, model_info, replies, structured, timeline
 from conversations.models import Conversation, Image, SavedSchema
 from conversations.ollama import OllamaError, get_client
 from conversations.protocol import MODEL_NAME
@@ -47,20 +47,24 @@ def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpR
         .only("id", "title", "updated_at")
         .order_by("-updated_at")[:200]
     )
-    messages = (
-        replies.recent_messages(conversation_id=conversation.pk, is_alive=generation.is_alive)
-        if conversation
-        else []
-    )
+    messages, has_more = [], False
+    if conversation:
+        replies.interrupt_dead_replies(conversation_id=conversation.pk, is_alive=generation.is_alive)
+        messages, has_more = timeline.recent_messages(conversation_id=conversation.pk)
     page_data = {
         "conversation_id": str(conversation.pk) if conversation else None,
         "model": conversation.model if conversation else None,
         "title": conversation.title if conversation else "",
         "messages": messages,
+        "has_more": has_more,
         "ws_path": f"/ws/conversations/{conversation.pk}/" if conversation else None,
         "new_url": reverse("new_conversation"),
         "models_url": reverse("models"),
         "login_url": reverse("login"),
+        "upload_url": reverse("upload_image"),
+        "schemas_url": reverse("schemas"),
+        "max_images": settings.MAX_IMAGES_PER_MESSAGE,
+        "max_image_bytes": settings.MAX_IMAGE_BYTES,
     }
     context = {"conversations": conversations, "conversation": conversation, "page_data": page_data}
     return render(request, "conversations/chat.html", context)

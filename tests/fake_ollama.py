@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import re
 import select
@@ -34,6 +35,19 @@ DEFAULT_MODELS: list[dict[str, Any]] = [
      "quantization_level": "Q4_K_M", "size": 5225388164,
      "capabilities": ["completion", "tools", "thinking"], "context_length": 40960},
 ]  # fmt: skip
+
+# What /api/pull can fetch, besides what is installed; any other name is unknown.
+LIBRARY: list[dict[str, Any]] = [
+    {"name": "tinyllama:latest", "family": "llama", "parameter_size": "1B",
+     "quantization_level": "Q4_0", "size": 637700138, "capabilities": ["completion"],
+     "context_length": 2048},
+    {"name": "nomic-embed-text:latest", "family": "nomic-bert", "parameter_size": "137M",
+     "quantization_level": "F16", "size": 274302450, "capabilities": ["embedding"],
+     "context_length": 2048},
+]  # fmt: skip
+
+# Roughly what Ollama accepts as [host/][namespace/]model[:tag].
+_VALID_NAME = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*){0,2}(:\w[\w.\-]{0,127})?$")
 
 
 @dataclass
@@ -80,8 +94,13 @@ def _words(text: str) -> list[str]:
 
 
 class FakeOllama:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, default_delay: float = 0.0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, default_delay: float = 0.0, pull_delay: float = 0.0
+    ) -> None:
         self.default_delay = default_delay
+        self.default_pull_delay = pull_delay
+        self.pull_delay = pull_delay  # seconds between two lines of a pull's progress
+        self.library = [dict(model) for model in DEFAULT_MODELS + LIBRARY]
         self.models = [dict(model) for model in DEFAULT_MODELS]
         self.running: list[dict[str, Any]] = []
         self.requests: list[Recorded] = []
@@ -113,6 +132,8 @@ class FakeOllama:
             self.requests.clear()
         self.models = [dict(model) for model in DEFAULT_MODELS]
         self.running = []
+        self.library = [dict(model) for model in DEFAULT_MODELS + LIBRARY]
+        self.pull_delay = self.default_pull_delay
 
     # Scripting -------------------------------------------------------------
 
@@ -177,6 +198,28 @@ class FakeOllama:
     def find_model(self, name: str) -> dict[str, Any] | None:
         wanted = _full_name(name.strip()).lower()
         return next((m for m in self.models if m["name"].lower() == wanted), None)
+
+    def requests_to(self, path: str) -> list[Recorded]:
+        return [r for r in self.requests if r.path == path]
+
+    def _in_library(self, name: str) -> dict[str, Any] | None:
+        wanted = _full_name(name.strip()).lower()
+        return next((m for m in self.library if m["name"].lower() == wanted), None)
+
+    def _install(self, model: dict[str, Any]) -> None:
+        with self._lock:
+            self.models = [m for m in self.models if m["name"].lower() != model["name"].lower()] + [model]
+
+    def _load(self, model: dict[str, Any]) -> None:
+        with self._lock:
+            self.running = [m for m in self.running if m["name"] != model["name"]]
+            entry = running_model(model["name"])
+            entry.update(size=model["size"], size_vram=model["size"])
+            self.running.append(entry)
+
+    def _unload(self, name: str) -> None:
+        with self._lock:
+            self.running = [m for m in self.running if m["name"] != name]
 
 
 def _handler_for(fake: FakeOllama) -> type[BaseHTTPRequestHandler]:
@@ -259,7 +302,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/api/tags":
             self._send_json(200, {"models": [self._tag(m) for m in self.fake.models]})
         elif self.path == "/api/ps":
-            self._send_json(200, {"models": self.fake.running})
+            running = sorted(self.fake.running, key=lambda m: m["expires_at"], reverse=True)
+            self._send_json(200, {"models": running})
         else:
             self._send_text(404, "404 page not found")
 
@@ -271,6 +315,22 @@ class _Handler(BaseHTTPRequestHandler):
                 self._chat(raw, data, recorded)
             elif self.path == "/api/show":
                 self._show(raw, data)
+            elif self.path == "/api/pull":
+                self._pull(raw, data, recorded)
+            elif self.path == "/api/copy":
+                self._copy(raw, data)
+            else:
+                self._send_text(404, "404 page not found")
+        finally:
+            recorded.finished_at = time.monotonic()
+            recorded.done.set()
+
+    def do_DELETE(self) -> None:
+        raw, data = self._body()
+        recorded = self._record(data)
+        try:
+            if self.path == "/api/delete":
+                self._delete(raw, data)
             else:
                 self._send_text(404, "404 page not found")
         finally:
@@ -329,6 +389,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not data.get("messages"):
             reason = "unload" if data.get("keep_alive") in (0, "0", "0s") else "load"
+            model = self.fake.find_model(name)
+            if reason == "load":
+                self.fake._load(model)
+            else:
+                self.fake._unload(model["name"])
             self._send_json(200, {"model": name, "created_at": _now(),
                                   "message": {"role": "assistant", "content": ""},
                                   "done": True, "done_reason": reason})  # fmt: skip
@@ -373,6 +438,92 @@ class _Handler(BaseHTTPRequestHandler):
         if script.stream_error is not None or script.malformed or script.truncated:
             self.close_connection = True
 
+    # Model management ------------------------------------------------------
+
+    def _pull(self, raw: bytes, data: Any, recorded: Recorded) -> None:
+        """Progress as NDJSON: manifest, each layer's bytes, verify, write, success."""
+        if self._request_error(raw, data):
+            return
+        name = (data.get("model") or data.get("name")).strip()
+        if not _VALID_NAME.match(name):
+            self._send_json(400, {"error": "invalid model name"})
+            return
+        model = self.fake._in_library(name)
+        if data.get("stream") is False:
+            if model is None:
+                self._send_json(500, {"error": "pull model manifest: file does not exist"})
+            else:
+                self.fake._install(dict(model))
+                self._send_json(200, {"status": "success"})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        lines: list[dict[str, Any]] = [{"status": "pulling manifest"}]
+        if model is None:
+            lines.append({"error": "pull model manifest: file does not exist"})
+        else:
+            lines += _layer_progress(model)
+            lines += [{"status": "verifying sha256 digest"}, {"status": "writing manifest"}]
+        try:
+            for index, line in enumerate(lines):
+                if index and self.fake.pull_delay and self._client_gone(self.fake.pull_delay):
+                    recorded.closed_by_client = True
+                    self.close_connection = True
+                    return
+                self._write_chunk(line)
+            if model is not None:
+                self.fake._install(dict(model))  # installed before "success" is read
+                self._write_chunk({"status": "success"})
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            recorded.closed_by_client = True
+            self.close_connection = True
+            return
+        if model is None:
+            self.close_connection = True
+
+    def _write_chunk(self, line: dict[str, Any]) -> None:
+        payload = (json.dumps(line) + "\n").encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
+        self.wfile.flush()
+
+    def _delete(self, raw: bytes, data: Any) -> None:
+        if self._request_error(raw, data):
+            return
+        name = data.get("model") or data.get("name")
+        if not _VALID_NAME.match(name):
+            self._send_json(400, {"error": f'name "{name}" is invalid'})
+            return
+        model = self.fake.find_model(name)
+        if model is None:
+            self._send_json(404, {"error": f"model '{name}' not found"})
+            return
+        with self.fake._lock:
+            self.fake.models = [m for m in self.fake.models if m is not model]
+        self._send_empty()
+
+    def _copy(self, raw: bytes, data: Any) -> None:
+        if not raw:
+            self._send_json(400, {"error": "missing request body"})
+            return
+        if data is ValueError or not isinstance(data, dict):
+            self._send_json(400, {"error": "invalid character looking for beginning of value"})
+            return
+        for field_name in ("source", "destination"):
+            value = data.get(field_name)
+            if not isinstance(value, str) or not _VALID_NAME.match(value):
+                self._send_json(400, {"error": f'{field_name} "{value or ""}" is invalid'})
+                return
+        model = self.fake.find_model(data["source"])
+        if model is None:
+            self._send_json(404, {"error": f'model "{data["source"]}" not found'})
+            return
+        self.fake._install({**model, "name": _full_name(data["destination"])})
+        self._send_empty()
+
     def _image_problem(self, data: dict[str, Any]) -> tuple[int, dict[str, str]] | None:
         """Images must be raw base64 (a data: URL fails), and only vision models read them."""
         images = [image for message in data.get("messages") or [] for image in message.get("images") or []]
@@ -412,13 +563,27 @@ def running_model(name: str, *, expires_in: float = 300.0) -> dict[str, Any]:
             "context_length": 4096}  # fmt: skip
 
 
+def _layer_progress(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per layer, as Ollama sends it: the total first (completed left out while 0), then bytes."""
+    sizes = [model["size"] - 14_000, 12_000, 1_500, 500]  # weights, licence, template, params
+    lines: list[dict[str, Any]] = []
+    for index, total in enumerate(sizes):
+        digest = hashlib.sha256(f"{model['name']}/{index}".encode()).hexdigest()
+        layer = {"status": f"pulling {digest[:12]}", "digest": f"sha256:{digest}", "total": total}
+        steps = 8 if index == 0 else 1
+        lines.append(layer)
+        lines += [{**layer, "completed": total * step // steps} for step in range(1, steps + 1)]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the fake Ollama server.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=11435)
     parser.add_argument("--delay", type=float, default=0.04, help="seconds between tokens")
+    parser.add_argument("--pull-delay", type=float, default=0.2, help="seconds between lines of a pull")
     args = parser.parse_args()
-    fake = FakeOllama(args.host, args.port, default_delay=args.delay)
+    fake = FakeOllama(args.host, args.port, default_delay=args.delay, pull_delay=args.pull_delay)
     print(f"Fake Ollama listening on {fake.url} (Ctrl+C to stop)", flush=True)
     try:
         fake._server.serve_forever()

@@ -1,0 +1,258 @@
+"""The Models page and its JSON endpoints: list, details, load, unload, delete, copy.
+
+Pulls go over the models socket (model_consumers.py) because they outlive requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from conversations import model_info
+from conversations.ollama import OllamaError, get_client
+from conversations.protocol import MODEL_NAME
+
+
+@require_GET
+def models_page(request: HttpRequest) -> HttpResponse:
+    page_data = {
+        "is_staff": request.user.is_staff,
+        "ws_path": "/ws/models/",
+        "host": settings.OLLAMA_HOST,
+        "urls": {
+            "status": reverse("models_status"),
+            "installed": reverse("models_installed"),
+            "running": reverse("models_running"),
+            "details": reverse("models_details"),
+            "load": reverse("models_load"),
+            "unload": reverse("models_unload"),
+            "delete": reverse("models_delete"),
+            "copy": reverse("models_copy"),
+            "login": reverse("login"),
+        },
+    }
+    return render(request, "conversations/models.html", {"page_data": page_data})
+
+
+# Admission ------------------------------------------------------------------
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.response = JsonResponse({"error": message}, status=status)
+
+
+async def _user(request: HttpRequest, *, staff: bool = False) -> AbstractBaseUser:
+    user = await request.auser()
+    if not user.is_authenticated:  # async views: check here as well
+        raise Refused(401, "Sign in first.")
+    if staff and not user.is_staff:
+        raise Refused(403, "Only staff can do that.")
+    return user
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body or b"null")
+    except ValueError:
+        raise Refused(400, "The request body must be JSON.") from None
+    if not isinstance(data, dict):
+        raise Refused(400, "The request body must be a JSON object.")
+    return data
+
+
+def _model_name(value: Any, *, field: str = "model") -> str:
+    if not isinstance(value, str) or not MODEL_NAME.match(value.strip()):
+        raise Refused(400, f"{field.capitalize()}: that is not a valid model name.")
+    return value.strip()
+
+
+def _ollama_failed(exc: OllamaError, model: str = "") -> JsonResponse:
+    if exc.kind == "model_not_found":
+        message = f"Ollama has no model named {model}." if model else exc.message
+        return JsonResponse({"error": {"code": exc.kind, "message": message}}, status=404)
+    return JsonResponse({"error": {"code": exc.kind, "message": exc.message}}, status=502)
+
+
+# Reading --------------------------------------------------------------------
+
+
+@require_GET
+async def status(request: HttpRequest) -> JsonResponse:
+    """Whether Ollama answers, and its version; always 200 so the page can say which."""
+    try:
+        await _user(request)
+    except Refused as refused:
+        return refused.response
+    try:
+        version = await get_client().version()
+    except OllamaError as exc:
+        return JsonResponse(
+            {"reachable": False, "version": "", "host": settings.OLLAMA_HOST, "error": exc.message}
+        )
+    return JsonResponse({"reachable": True, "version": version, "host": settings.OLLAMA_HOST, "error": ""})
+
+
+@require_GET
+async def installed(request: HttpRequest) -> JsonResponse:
+    try:
+        await _user(request)
+    except Refused as refused:
+        return refused.response
+    client = get_client()
+    try:
+        models = await client.list_models()  # never cached: a finished pull shows at once
+        capabilities = await asyncio.gather(
+            *(model_info.capabilities(client, model.get("name", "")) for model in models)
+        )
+    except OllamaError as exc:
+        return _ollama_failed(exc)
+    entries = [_installed_entry(model, caps) for model, caps in zip(models, capabilities, strict=True)]
+    return JsonResponse({"models": sorted(entries, key=lambda entry: entry["name"])})
+
+
+def _installed_entry(model: dict[str, Any], capabilities: list[str]) -> dict[str, Any]:
+    details = model.get("details") or {}
+    return {
+        "name": model.get("name") or model.get("model") or "",
+        "size": model.get("size"),
+        "modified_at": model.get("modified_at") or "",
+        "digest": model.get("digest") or "",
+        "family": details.get("family") or "",
+        "parameter_size": details.get("parameter_size") or "",
+        "quantization": details.get("quantization_level") or "",
+        "capabilities": capabilities,
+    }
+
+
+@require_GET
+async def running(request: HttpRequest) -> JsonResponse:
+    try:
+        await _user(request)
+    except Refused as refused:
+        return refused.response
+    try:
+        return JsonResponse({"models": await _running_entries()})
+    except OllamaError as exc:
+        return _ollama_failed(exc)
+
+
+async def _running_entries() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": model.get("name") or model.get("model") or "",
+            "size": model.get("size"),
+            "size_vram": model.get("size_vram"),
+            "expires_at": model.get("expires_at") or "",
+            "context_length": model.get("context_length"),
+        }
+        for model in await get_client().ps()
+    ]
+
+
+@require_GET
+async def details(request: HttpRequest) -> JsonResponse:
+    try:
+        await _user(request)
+        name = _model_name(request.GET.get("model"))
+    except Refused as refused:
+        return refused.response
+    try:
+        info = await model_info.show(get_client(), name)
+    except OllamaError as exc:
+        return _ollama_failed(exc, name)
+    if info is None:
+        return JsonResponse({"error": f"Ollama has no model named {name}."}, status=404)
+    return JsonResponse(
+        {
+            "name": name,
+            "capabilities": model_info.capabilities_of(info),
+            "context_length": _context_length(info),
+            "parameters": info.get("parameters") or "",
+            "template": info.get("template") or "",
+            "system": info.get("system") or "",
+            "license": info.get("license") or "",
+            "details": info.get("details") or {},
+        }
+    )
+
+
+def _context_length(info: dict[str, Any]) -> int | None:
+    facts = info.get("model_info") or {}
+    length = facts.get(f"{facts.get('general.architecture')}.context_length")
+    return length if isinstance(length, int) else None
+
+
+# Changing -------------------------------------------------------------------
+
+
+@require_POST
+async def load(request: HttpRequest) -> JsonResponse:
+    """Warm a model into memory; answers with the running models."""
+    try:
+        await _user(request)
+        name = _model_name(_body(request).get("model"))
+    except Refused as refused:
+        return refused.response
+    try:
+        await get_client().load(name)
+        return JsonResponse({"running": await _running_entries()})
+    except OllamaError as exc:
+        return _ollama_failed(exc, name)
+
+
+@require_POST
+async def unload(request: HttpRequest) -> JsonResponse:
+    try:
+        await _user(request)
+        name = _model_name(_body(request).get("model"))
+    except Refused as refused:
+        return refused.response
+    try:
+        await get_client().unload(name)
+        return JsonResponse({"running": await _running_entries()})
+    except OllamaError as exc:
+        return _ollama_failed(exc, name)
+
+
+@require_POST
+async def delete(request: HttpRequest) -> JsonResponse:
+    try:
+        await _user(request, staff=True)
+        name = _model_name(_body(request).get("model"))
+    except Refused as refused:
+        return refused.response
+    try:
+        await get_client().delete(name)
+    except OllamaError as exc:
+        return _ollama_failed(exc, name)
+    finally:
+        model_info.forget()
+    return JsonResponse({"deleted": name})
+
+
+@require_POST
+async def copy(request: HttpRequest) -> JsonResponse:
+    try:
+        await _user(request, staff=True)
+        data = _body(request)
+        source = _model_name(data.get("source"), field="source")
+        destination = _model_name(data.get("destination"), field="destination")
+    except Refused as refused:
+        return refused.response
+    try:
+        await get_client().copy(source=source, destination=destination)
+    except OllamaError as exc:
+        return _ollama_failed(exc, source)
+    finally:
+        model_info.forget()
+    return JsonResponse({"source": source, "destination": destination}, status=201)

@@ -1,0 +1,69 @@
+"""Reading a conversation's messages for the page and for reconnecting tabs."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Count, QuerySet
+
+from conversations.models import Message
+from conversations.protocol import MessageData, message_data
+from conversations.replies import IsAlive, interrupt_dead_replies
+
+PAGE_SIZE = 50
+
+
+def serialize(messages: list[Message]) -> list[MessageData]:
+    """Messages as frames carry them, with their version counts, in two queries at most."""
+    exchanges = {message.exchange for message in messages if message.role == Message.Role.ASSISTANT}
+    counts = dict(
+        Message.objects.filter(exchange__in=exchanges, role=Message.Role.ASSISTANT)
+        .values_list("exchange")
+        .annotate(count=Count("id"))
+        .values_list("exchange", "count")
+        if exchanges
+        else []
+    )
+    return [message_data(message, versions=counts.get(message.exchange, 1)) for message in messages]
+
+
+def _shown(conversation_id: uuid.UUID) -> QuerySet[Message]:
+    return Message.objects.filter(conversation_id=conversation_id, active=True).prefetch_related("images")
+
+
+def messages_after(
+    *, conversation_id: uuid.UUID, after: str | None, is_alive: IsAlive, limit: int = PAGE_SIZE
+) -> tuple[list[MessageData], bool]:
+    """Messages a (re)connecting tab is missing: those after `after`, oldest first.
+
+    Returns (messages, reset): reset is true when `after` is unknown or no longer
+    shown, and the list is then the most recent `limit` messages.
+    """
+    interrupt_dead_replies(conversation_id=conversation_id, is_alive=is_alive)
+    anchor = None
+    if after:
+        try:
+            anchor = _shown(conversation_id).filter(pk=uuid.UUID(after)).values("created_at").first()
+        except ValueError:
+            anchor = None
+    if anchor is None:
+        return recent_messages(conversation_id=conversation_id, limit=limit)[0], True
+    newer = _shown(conversation_id).filter(created_at__gt=anchor["created_at"]).order_by("created_at", "id")
+    return serialize(list(newer)), False
+
+
+def recent_messages(
+    *, conversation_id: uuid.UUID, before: str | None = None, limit: int = PAGE_SIZE
+) -> tuple[list[MessageData], bool]:
+    """The latest `limit` messages (before a given one, for scrolling up), oldest first.
+
+    Returns (messages, has_more).
+    """
+    shown = _shown(conversation_id)
+    if before:
+        anchor = shown.filter(pk=before).values("created_at").first()
+        if anchor is None:
+            return [], False
+        shown = shown.filter(created_at__lt=anchor["created_at"])
+    page = list(shown.order_by("-created_at", "-id")[: limit + 1])
+    return serialize(page[:limit][::-1]), len(page) > limit
