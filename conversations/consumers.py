@@ -144,6 +144,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def conversation_history(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "history", "messages": event["messages"], "reset": True})
 
+    async def conversation_deleted(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "deleted"})
+        await self.close(code=4404)
+
     async def conversation_title(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "title", "title": event["title"]})
 

@@ -47,3 +47,11 @@ async def capabilities(client: OllamaClient, model: str) -> list[str]:
 
 def forget() -> None:
     _cache.clear()
+
+
+def context_length(info: dict[str, Any]) -> int | None:
+    """The model's maximum context from model_info["<architecture>.context_length"]."""
+    model_info = info.get("model_info") or {}
+    architecture = model_info.get("general.architecture")
+    value = model_info.get(f"{architecture}.context_length") if architecture else None
+    return int(value) if isinstance(value, int | float) else None

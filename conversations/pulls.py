@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
@@ -36,6 +37,7 @@ class LayerData(TypedDict):
 
 
 class PullData(TypedDict):
+    id: str
     model: str
     state: PullState
     status: str
@@ -50,6 +52,7 @@ class PullData(TypedDict):
 @dataclass
 class Pull:
     model: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
     state: PullState = "running"
     status: str = "starting"
     error: str = ""
@@ -67,6 +70,7 @@ class Pull:
         else:  # 100 only once Ollama says success: verifying can take a while
             percent = min(completed * 100 // total, 99) if total else 0
         return {
+            "id": self.id,
             "model": self.model,
             "state": self.state,
             "status": self.status,

@@ -1,11 +1,22 @@
 from django.urls import path
 
+from conversations import conversation_views as manage
 from conversations import model_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("setup/", views.setup, name="setup"),
     path("c/new/", views.new_conversation, name="new_conversation"),
+    path("c/", manage.search, name="search"),
+    path("c/import/", manage.import_conversation, name="import_conversation"),
+    path("c/<uuid:conversation_id>/rename/", manage.rename, name="rename"),
+    path("c/<uuid:conversation_id>/pin/", manage.pin, name="pin"),
+    path("c/<uuid:conversation_id>/delete/", manage.delete, name="delete"),
+    path("c/<uuid:conversation_id>/settings/", manage.conversation_settings, name="conversation_settings"),
+    path("c/<uuid:conversation_id>/messages/", manage.messages, name="messages"),
+    path("c/<uuid:conversation_id>/context/", manage.context, name="context"),
+    path("c/<uuid:conversation_id>/export.<str:kind>", manage.export, name="export"),
+    path("settings/defaults/", manage.default_settings, name="default_settings"),
     path("c/<uuid:conversation_id>/", views.conversation, name="conversation"),
     path("api/models/", views.models, name="models"),
     path("models/", model_views.models_page, name="models_page"),

@@ -16,8 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import generation, images, model_info, replies, structured, timeline
-from conversations.models import Conversation, Image, SavedSchema
+from conversations import generation, images, model_info, replies, sidebar, structured, timeline
+from conversations.models import Conversation, Image, Preferences, SavedSchema
 from conversations.ollama import OllamaError, get_client
 from conversations.protocol import MODEL_NAME
 
@@ -42,11 +42,7 @@ def setup(request: HttpRequest) -> HttpResponse:
 
 
 def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpResponse:
-    conversations = (
-        Conversation.objects.filter(owner=request.user)
-        .only("id", "title", "updated_at")
-        .order_by("-updated_at")[:200]
-    )
+    conversations = list(sidebar.find(owner_id=request.user.pk))
     messages, has_more = [], False
     if conversation:
         replies.interrupt_dead_replies(conversation_id=conversation.pk, is_alive=generation.is_alive)
@@ -63,10 +59,18 @@ def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpR
         "login_url": reverse("login"),
         "upload_url": reverse("upload_image"),
         "schemas_url": reverse("schemas"),
+        "search_url": reverse("search"),
+        "import_url": reverse("import_conversation"),
+        "defaults_url": reverse("default_settings"),
         "max_images": settings.MAX_IMAGES_PER_MESSAGE,
         "max_image_bytes": settings.MAX_IMAGE_BYTES,
     }
-    context = {"conversations": conversations, "conversation": conversation, "page_data": page_data}
+    context = {
+        "conversations": conversations,
+        "groups": sidebar.grouped(conversations),
+        "conversation": conversation,
+        "page_data": page_data,
+    }
     return render(request, "conversations/chat.html", context)
 
 
@@ -90,7 +94,14 @@ def new_conversation(request: HttpRequest) -> JsonResponse:
     model = data.get("model") if isinstance(data, dict) else None
     if model is not None and (not isinstance(model, str) or not MODEL_NAME.match(model)):
         return JsonResponse({"error": "That is not a valid model name."}, status=400)
-    conversation = Conversation.objects.create(owner=request.user, model=model or "")
+    defaults = Preferences.objects.filter(user=request.user).first() or Preferences()
+    conversation = Conversation.objects.create(
+        owner=request.user,
+        model=model or defaults.model,
+        system_prompt=defaults.system_prompt,
+        options=defaults.options,
+        keep_alive=defaults.keep_alive,
+    )
     return JsonResponse(
         {
             "id": str(conversation.pk),

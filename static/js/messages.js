@@ -1,7 +1,8 @@
 // Message articles: final rendering of stored messages, live replies that grow
 // as deltas arrive, and the copy buttons added to code blocks.
 
-import { announce, el } from "./ui.js";
+import { renderStructured } from "./structured.js";
+import { announce, copyText, el } from "./ui.js";
 
 const BADGES = { stopped: "Stopped", interrupted: "Interrupted" };
 
@@ -138,21 +139,6 @@ export class LiveReply {
     if (this.thinking) this.thinking.appendData(delta);
     else this.addThinking(delta, !this.text.length);
   }
-}
-
-async function copyText(text) {
-  if (navigator.clipboard && window.isSecureContext) {
-    await navigator.clipboard.writeText(text);
-    return;
-  }
-  const area = el("textarea", "offscreen");
-  area.value = text;
-  area.setAttribute("readonly", "");
-  document.body.append(area);
-  area.select();
-  const ok = document.execCommand("copy");
-  area.remove();
-  if (!ok) throw new Error("copy failed");
 }
 
 export function addCopyButtons(root) {

@@ -1,5 +1,5 @@
 // Model picker: fills the <select> from the server's list of installed Ollama
-// models and remembers the last model used in localStorage.
+// models, marks the ones that can see images, and remembers the last model used.
 
 import { errorText } from "./ui.js";
 
@@ -31,6 +31,7 @@ export class ModelPicker {
     this.url = url;
     this.conversationModel = conversationModel || null;
     this.touched = false;
+    this.capabilities = new Map(); // model name -> capabilities, once loaded
     select.addEventListener("change", () => {
       this.touched = true;
     });
@@ -42,9 +43,25 @@ export class ModelPicker {
     return this.select.value;
   }
 
+  // true or false once the models are loaded; null when unknown.
+  canSee(name) {
+    const caps = this.capabilities.get(name);
+    return Array.isArray(caps) ? caps.includes("vision") : null;
+  }
+
+  visionModels() {
+    return [...this.capabilities.keys()].filter((name) => this.canSee(name));
+  }
+
+  choose(name) {
+    this.select.value = name;
+    this.select.dispatchEvent(new Event("change"));
+  }
+
   fill(models, choice) {
     const options = models.map((m) => {
-      const option = new Option(m.name, m.name);
+      const vision = Array.isArray(m.capabilities) && m.capabilities.includes("vision");
+      const option = new Option(vision ? `${m.name} · vision` : m.name, m.name);
       const info = describe(m);
       if (info) option.title = info;
       return option;
@@ -75,6 +92,7 @@ export class ModelPicker {
       return { error: errorText(data, `Could not load the models (HTTP ${res.status}).`), code };
     }
     const models = data.models.filter((m) => m && typeof m.name === "string");
+    this.capabilities = new Map(models.map((m) => [m.name, m.capabilities]));
     const names = new Set(models.map((m) => m.name));
     const current = this.touched ? this.select.value : "";
     if (this.conversationModel && !names.has(this.conversationModel)) {

@@ -1,5 +1,5 @@
 // Small DOM helpers shared by the chat modules: element creation, the polite
-// live region, and dismissible banners.
+// live region, banners, the clipboard and JSON requests with the CSRF token.
 
 export function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -52,4 +52,52 @@ export function errorText(body, fallback) {
   if (typeof err === "string" && err) return err;
   if (err && typeof err.message === "string" && err.message) return err.message;
   return fallback;
+}
+
+// Copy text to the clipboard, with a fallback for pages served over plain HTTP.
+export async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  const area = el("textarea", "offscreen");
+  area.value = text;
+  area.setAttribute("readonly", "");
+  document.body.append(area);
+  area.select();
+  const ok = document.execCommand("copy");
+  area.remove();
+  if (!ok) throw new Error("copy failed");
+}
+
+export function csrfToken() {
+  const field = document.querySelector("input[name=csrfmiddlewaretoken]");
+  return field ? field.value : "";
+}
+
+// fetch() for the page's JSON endpoints. Resolves to {status, body} (body is
+// null when the answer is not JSON), or {status: 0} when the server is unreachable.
+export async function request(url, { method = "GET", json, form } = {}) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form) {
+    body = form;
+  }
+  let res;
+  try {
+    res = await fetch(url, { method, headers, body, credentials: "same-origin" });
+  } catch {
+    return { status: 0, body: null };
+  }
+  let data = null;
+  try {
+    data = await res.json();
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: data, redirected: res.redirected };
 }

@@ -15,14 +15,22 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from tests.fake_ollama import FakeOllama, Recorded, Script
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-gpu",
+]
 TIMEOUT_MS = 10_000
 SERVER_START_SECONDS = 20.0
 
@@ -104,11 +112,33 @@ def collected_static(tmp_path_factory, fake_ollama_server) -> None:
 
 
 @pytest.fixture
-def ollama(fake_ollama_server):
-    """The fake Ollama, emptied of scripts and recorded requests."""
+def ollama(fake_ollama_server, monkeypatch):
+    """The fake Ollama, emptied of scripts and recorded requests.
+
+    Scripts are for the streamed replies a test waits for. Requests the app makes
+    on the side without streaming (a conversation's title) get a fixed short
+    answer instead, so they never take a script meant for a reply.
+    """
     fake_ollama_server.reset()
+    scripted = fake_ollama_server._next_script
+
+    def next_script(request: dict[str, Any]) -> Script:
+        if request.get("stream") is False:
+            return Script(tokens=["A short title"])
+        return scripted(request)
+
+    monkeypatch.setattr(fake_ollama_server, "_next_script", next_script)
     yield fake_ollama_server
     fake_ollama_server.reset()
+
+
+def reply_requests(fake: FakeOllama) -> list[Recorded]:
+    """The streamed /api/chat requests: one per reply."""
+    return [
+        r
+        for r in fake.chat_requests()
+        if r.json and r.json.get("messages") and r.json.get("stream") is not False
+    ]
 
 
 @pytest.fixture
@@ -124,7 +154,16 @@ def live_server_url(tmp_path, ollama, collected_static) -> Iterator[str]:
         base_url = f"http://127.0.0.1:{port}"
         with log_path.open("ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"],
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "chatsite.asgi:application",
+                ],
                 cwd=REPO,
                 env=env,
                 stdout=log,
@@ -138,7 +177,9 @@ def live_server_url(tmp_path, ollama, collected_static) -> Iterator[str]:
     else:
         pytest.fail(f"the server could not find a free port; its log:\n{log_path.read_text()}", pytrace=False)
     if proc.poll() is not None:
-        pytest.fail(f"the server exited with {proc.returncode}; its log:\n{log_path.read_text()}", pytrace=False)
+        pytest.fail(
+            f"the server exited with {proc.returncode}; its log:\n{log_path.read_text()}", pytrace=False
+        )
     try:
         yield base_url
     finally:

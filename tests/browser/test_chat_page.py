@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import MODEL, choose_model, sign_up
+from tests.browser.conftest import MODEL, choose_model, reply_requests, sign_up
 
 pytestmark = pytest.mark.browser
 
@@ -60,7 +60,20 @@ def wait_until_complete(article: Locator, text: str) -> None:
 def test_first_run_signup_then_chat_streams_a_reply(page: Page, live_server_url: str, ollama):
     sign_up(page, live_server_url)
     choose_model(page, MODEL)
-    tokens = ["Here ", "is ", "a ", "**Bold**", " word ", "and ", "some ", "more ", "text ", "to ", "read ", "last."]
+    tokens = [
+        "Here ",
+        "is ",
+        "a ",
+        "**Bold**",
+        " word ",
+        "and ",
+        "some ",
+        "more ",
+        "text ",
+        "to ",
+        "read ",
+        "last.",
+    ]
     ollama.enqueue_chat(*tokens, delay=0.15)
 
     send_message(page, "Say something bold")
@@ -82,7 +95,7 @@ def test_first_run_signup_then_chat_streams_a_reply(page: Page, live_server_url:
     path = CONVERSATION_PATH.search(page.url).group(0)
     nav = page.get_by_role("navigation", name="Conversations")
     expect(nav.locator(f'a[href="{path}"]')).to_be_visible()
-    assert ollama.chat_requests()[-1].json["model"] == MODEL
+    assert reply_requests(ollama)[-1].json["model"] == MODEL
 
 
 def test_stop_ends_the_reply_and_the_upstream_request(signed_in_page: Page, ollama):
@@ -98,7 +111,7 @@ def test_stop_ends_the_reply_and_the_upstream_request(signed_in_page: Page, olla
     expect(reply).to_have_attribute("data-status", "stopped")
     expect(content(reply)).to_contain_text("w0")
     assert "w59" not in content(reply).text_content()
-    request = ollama.chat_requests()[-1]
+    request = reply_requests(ollama)[-1]
     assert request.done.wait(3), "the request to Ollama was still open 3 s after Stop"
     assert request.closed_by_client
 
@@ -216,8 +229,9 @@ def test_shift_enter_adds_a_line_and_enter_sends(signed_in_page: Page, ollama):
     assert sent.inner_text() == "line one\nline two"
     expect(box).to_have_value("")
     wait_until_complete(assistant_articles(page).first, "Two lines.")
-    assert len(ollama.chat_requests()) == 1
-    assert ollama.chat_requests()[0].json["messages"][-1]["content"] == "line one\nline two"
+    requests = reply_requests(ollama)
+    assert len(requests) == 1
+    assert requests[0].json["messages"][-1]["content"] == "line one\nline two"
 
 
 def test_it_is_usable_at_phone_width(page: Page, live_server_url: str, ollama, tmp_path):

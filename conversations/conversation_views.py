@@ -1,0 +1,228 @@
+"""Managing conversations: search, rename, pin, delete, settings, paging, context, export, import."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_POST
+
+from conversations import exports, generation, model_info, sidebar, timeline, titles
+from conversations.models import Conversation, Message, Preferences
+from conversations.ollama import OllamaError, get_client
+from conversations.options import InvalidSettings, clean_settings
+
+# A conversation is "full" once its prompt uses this share of the context.
+FULL_CONTEXT_SHARE = 0.9
+
+
+def _json_body(request: HttpRequest) -> Any:
+    try:
+        return json.loads(request.body or b"null")
+    except ValueError:
+        return None
+
+
+def _own(request: HttpRequest, conversation_id: uuid.UUID) -> Conversation:
+    return get_object_or_404(Conversation, pk=conversation_id, owner=request.user)
+
+
+@require_GET
+def search(request: HttpRequest) -> JsonResponse:
+    """The sidebar, grouped by date; `q` matches titles and message text."""
+    found = list(sidebar.find(owner_id=request.user.pk, query=request.GET.get("q", "")[:200]))
+    return JsonResponse(
+        {
+            "groups": [
+                {"label": group["label"], "conversations": [sidebar.entry(c) for c in group["conversations"]]}
+                for group in sidebar.grouped(found)
+            ]
+        }
+    )
+
+
+@require_POST
+def rename(request: HttpRequest, conversation_id: uuid.UUID) -> JsonResponse:
+    conversation = _own(request, conversation_id)
+    data = _json_body(request)
+    title = data.get("title") if isinstance(data, dict) else None
+    if not isinstance(title, str) or not title.strip() or len(title.strip()) > 200:
+        return JsonResponse({"error": "A title must be 1 to 200 characters."}, status=400)
+    titles.rename(conversation=conversation, title=" ".join(title.split()))
+    async_to_sync(generation.publish_title)(conversation.pk, conversation.title)
+    return JsonResponse(sidebar.entry(conversation))
+
+
+@require_POST
+def pin(request: HttpRequest, conversation_id: uuid.UUID) -> JsonResponse:
+    conversation = _own(request, conversation_id)
+    data = _json_body(request)
+    if not isinstance(data, dict) or not isinstance(data.get("pinned"), bool):
+        return JsonResponse({"error": 'Send {"pinned": true} or {"pinned": false}.'}, status=400)
+    Conversation.objects.filter(pk=conversation.pk).update(pinned=data["pinned"])
+    conversation.pinned = data["pinned"]
+    return JsonResponse(sidebar.entry(conversation))
+
+
+@require_POST
+def delete(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+    """Delete a conversation with its messages and images (a streaming reply is stopped first)."""
+    conversation = _own(request, conversation_id)
+    if conversation.messages.filter(status=Message.Status.STREAMING).exists():
+        async_to_sync(generation.request_stop)(conversation.pk)
+    conversation.delete()
+    async_to_sync(get_channel_layer().group_send)(
+        generation.conversation_group(conversation_id), {"type": "conversation.deleted"}
+    )
+    return HttpResponse(status=204)
+
+
+def _settings_data(source: Conversation | Preferences) -> dict[str, Any]:
+    return {
+        "model": source.model,
+        "system_prompt": source.system_prompt,
+        "options": source.options,
+        "keep_alive": source.keep_alive,
+    }
+
+
+def _save_settings(request: HttpRequest, target: Conversation | Preferences) -> JsonResponse:
+    try:
+        cleaned = clean_settings(_json_body(request))
+    except InvalidSettings as exc:
+        return JsonResponse({"errors": exc.errors}, status=400)
+    target.model = cleaned.model or target.model
+    target.system_prompt = cleaned.system_prompt
+    target.options = cleaned.options
+    target.keep_alive = cleaned.keep_alive
+    target.save()
+    return JsonResponse(_settings_data(target))
+
+
+def conversation_settings(request: HttpRequest, conversation_id: uuid.UUID) -> JsonResponse:
+    """GET or POST a conversation's model, system prompt, options and keep_alive."""
+    conversation = _own(request, conversation_id)
+    if request.method == "POST":
+        return _save_settings(request, conversation)
+    if request.method != "GET":
+        return JsonResponse({"error": "Method not allowed."}, status=405)
+    return JsonResponse(_settings_data(conversation))
+
+
+def default_settings(request: HttpRequest) -> JsonResponse:
+    """GET or POST the settings new conversations start with."""
+    preferences, _ = Preferences.objects.get_or_create(user=request.user)
+    if request.method == "POST":
+        return _save_settings(request, preferences)
+    if request.method != "GET":
+        return JsonResponse({"error": "Method not allowed."}, status=405)
+    return JsonResponse(_settings_data(preferences))
+
+
+@require_GET
+def messages(request: HttpRequest, conversation_id: uuid.UUID) -> JsonResponse:
+    """Older messages, for scrolling up: `before` is the oldest message the page shows."""
+    conversation = _own(request, conversation_id)
+    before = request.GET.get("before") or None
+    try:
+        before = str(uuid.UUID(before)) if before else None
+    except ValueError:
+        return JsonResponse({"error": "before must be a message id."}, status=400)
+    found, has_more = timeline.recent_messages(conversation_id=conversation.pk, before=before)
+    return JsonResponse({"messages": found, "has_more": has_more})
+
+
+def _context_facts(conversation_id: uuid.UUID, user_id: int) -> dict[str, Any] | None:
+    conversation = Conversation.objects.filter(pk=conversation_id, owner_id=user_id).first()
+    if conversation is None:
+        return None
+    last = (
+        conversation.messages.filter(
+            role=Message.Role.ASSISTANT, active=True, prompt_eval_count__isnull=False
+        )
+        .order_by("-created_at")
+        .values("prompt_eval_count", "eval_count", "model")
+        .first()
+    )
+    return {"model": conversation.model, "num_ctx": (conversation.options or {}).get("num_ctx"), "last": last}
+
+
+async def context(request: HttpRequest, conversation_id: uuid.UUID) -> JsonResponse:
+    """How full the model's context is, honestly.
+
+    The context length is num_ctx when set; else what the loaded model really
+    runs with (/api/ps), which is often far below the model's maximum; else the
+    model's maximum from /api/show.
+    """
+    user = await request.auser()
+    if not user.is_authenticated:
+        return JsonResponse({"error": "Sign in first."}, status=401)
+    facts = await sync_to_async(_context_facts)(conversation_id, user.pk)
+    if facts is None:
+        return JsonResponse({"error": "Not found."}, status=404)
+    last = facts["last"] or {}
+    model = last.get("model") or facts["model"]
+    length, source = facts["num_ctx"], "num_ctx"
+    if not length and model:
+        client = get_client()
+        try:
+            length, source = await _loaded_context(client, model), "loaded"
+            if not length:
+                info = await model_info.show(client, model) or {}
+                length, source = model_info.context_length(info), "model"
+        except OllamaError:
+            length = None
+    prompt = last.get("prompt_eval_count")
+    full = bool(prompt and length and prompt >= length * FULL_CONTEXT_SHARE)
+    return JsonResponse(
+        {
+            "prompt_tokens": prompt,
+            "context_length": length or None,
+            "source": source if length else None,
+            "full": full,
+        }  # fmt: skip
+    )
+
+
+async def _loaded_context(client: Any, model: str) -> int | None:
+    running = (await client.get_json("/api/ps")).get("models") or []
+    wanted = model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
+    for entry in running:
+        if str(entry.get("name", "")).lower() == wanted.lower() and entry.get("context_length"):
+            return int(entry["context_length"])
+    return None
+
+
+@require_GET
+def export(request: HttpRequest, conversation_id: uuid.UUID, kind: str) -> HttpResponse:
+    conversation = _own(request, conversation_id)
+    name = slugify(conversation.title)[:60] or "conversation"
+    if kind == "md":
+        body, content_type = exports.export_markdown(conversation).encode(), "text/markdown; charset=utf-8"
+    elif kind == "json":
+        body, content_type = exports.export_json(conversation), "application/json"
+    else:
+        body, content_type = exports.export_zip(conversation), "application/zip"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}.{kind}"'
+    return response
+
+
+@require_POST
+def import_conversation(request: HttpRequest) -> JsonResponse:
+    upload = request.FILES.get("file")
+    if upload is None:
+        return JsonResponse({"error": "Choose an exported .json file."}, status=400)
+    if upload.size and upload.size > exports.MAX_IMPORT_BYTES:
+        return JsonResponse({"error": "The file is too large to import."}, status=400)
+    try:
+        conversation = exports.import_json(owner_id=request.user.pk, raw=upload.read())
+    except exports.ImportRejected as exc:
+        return JsonResponse({"error": exc.message}, status=400)
+    return JsonResponse({"id": str(conversation.pk), "url": conversation.get_absolute_url()}, status=201)

@@ -1,0 +1,288 @@
+// Structured output: the composer's JSON Schema panel, saved schemas, and structured replies.
+
+import { announce, copyText, el, errorText, request } from "./ui.js";
+
+const EXAMPLES = {
+  Person: {
+    type: "object",
+    properties: {
+      name: { type: "string", title: "Name" },
+      age: { type: "integer", title: "Age", minimum: 0 },
+      email: { type: "string", title: "Email", format: "email" },
+    },
+    required: ["name", "age"],
+  },
+  "Task list": {
+    type: "object",
+    properties: {
+      tasks: {
+        type: "array",
+        title: "Tasks",
+        items: {
+          type: "object",
+          properties: {
+            title: { type: "string", title: "Title" },
+            priority: { type: "string", title: "Priority", enum: ["low", "medium", "high"] },
+            done: { type: "boolean", title: "Done" },
+          },
+          required: ["title", "priority", "done"],
+        },
+      },
+    },
+    required: ["tasks"],
+  },
+  "Product review": {
+    type: "object",
+    properties: {
+      rating: { type: "integer", title: "Rating", minimum: 1, maximum: 5 },
+      pros: { type: "array", title: "Pros", items: { type: "string" } },
+      cons: { type: "array", title: "Cons", items: { type: "string" } },
+    },
+    required: ["rating", "pros", "cons"],
+  },
+};
+
+function lineAndColumn(text, position) {
+  const before = text.slice(0, position).split("\n");
+  return { line: before.length, column: before[before.length - 1].length + 1 };
+}
+
+// A JSON.parse error as "line L, column C: what is wrong", with the offset when known.
+function describeParseError(text, error) {
+  const message = String(error.message || "");
+  const at = /at position (\d+)/.exec(message);
+  const where = /line (\d+) column (\d+)/.exec(message);
+  const what = message
+    .replace(/\s*\(line \d+ column \d+\)/, "")
+    .replace(/\s*in JSON at position \d+/, "")
+    .replace(/^JSON\.parse: /, "")
+    .replace(/ at line \d+ column \d+ of the JSON data$/, "");
+  if (at) {
+    const position = Number(at[1]);
+    const { line, column } = lineAndColumn(text, position);
+    return { text: `The schema is not valid JSON at line ${line}, column ${column}: ${what}.`, position };
+  }
+  if (where) return { text: `The schema is not valid JSON at line ${where[1]}, column ${where[2]}: ${what}.` };
+  return { text: `The schema is not valid JSON: ${what}.` };
+}
+
+export class StructuredPanel {
+  constructor({ toggle, panel, schema, jsonMode, example, saved, name, save, remove, error }, schemasUrl) {
+    Object.assign(this, { toggle, panel, schema, jsonMode, example, saved, name, save, remove, error });
+    this.url = schemasUrl;
+    this.entries = [];
+    this.loaded = false;
+    for (const title of Object.keys(EXAMPLES)) example.append(new Option(title, title));
+    toggle.addEventListener("click", () => this.setOpen(!this.open));
+    schema.addEventListener("input", () => this.clearError());
+    jsonMode.addEventListener("change", () => {
+      schema.disabled = jsonMode.checked;
+      this.clearError();
+    });
+    example.addEventListener("change", () => {
+      if (EXAMPLES[example.value]) this.fill(EXAMPLES[example.value]);
+      example.value = "";
+    });
+    saved.addEventListener("change", () => {
+      const entry = this.entries.find((e) => String(e.id) === saved.value);
+      remove.disabled = !entry;
+      if (!entry) return;
+      this.fill(entry.schema);
+      name.value = entry.name;
+    });
+    save.addEventListener("click", () => this.saveSchema());
+    remove.addEventListener("click", () => this.deleteSchema());
+  }
+
+  get open() {
+    return !this.panel.hidden;
+  }
+
+  setOpen(open) {
+    this.panel.hidden = !open;
+    this.toggle.setAttribute("aria-expanded", String(open));
+    if (open) {
+      if (!this.loaded) this.loadSaved();
+      (this.jsonMode.checked ? this.jsonMode : this.schema).focus();
+    }
+  }
+
+  fill(schema) {
+    this.jsonMode.checked = false;
+    this.schema.disabled = false;
+    this.schema.value = JSON.stringify(schema, null, 2);
+    this.clearError();
+  }
+
+  showError(text, position) {
+    this.error.textContent = text;
+    this.error.hidden = false;
+    if (!this.jsonMode.checked) this.schema.setAttribute("aria-invalid", "true");
+    if (typeof position === "number") {
+      this.schema.focus();
+      this.schema.setSelectionRange(position, position + 1);
+    }
+  }
+
+  clearError() {
+    this.error.hidden = true;
+    this.error.textContent = "";
+    this.schema.removeAttribute("aria-invalid");
+  }
+
+  // The schema typed in the panel: {ok, schema} with schema null when empty.
+  parse() {
+    const text = this.schema.value;
+    if (!text.trim()) return { ok: true, schema: null };
+    let schema;
+    try {
+      schema = JSON.parse(text);
+    } catch (error) {
+      const problem = describeParseError(text, error);
+      this.showError(problem.text, problem.position);
+      return { ok: false };
+    }
+    if (!schema || typeof schema !== "object" || Array.isArray(schema)) {
+      this.showError("The schema must be a JSON object, like {\"type\": \"object\"}.");
+      return { ok: false };
+    }
+    return { ok: true, schema };
+  }
+
+  // What the next chat frame's `format` is: {ok, format} with format undefined for none.
+  format() {
+    if (!this.open) return { ok: true, format: undefined };
+    if (this.jsonMode.checked) return { ok: true, format: "json" };
+    const parsed = this.parse();
+    if (!parsed.ok) return parsed;
+    return { ok: true, format: parsed.schema || undefined };
+  }
+
+  async loadSaved(selectId) {
+    const { status, body } = await request(this.url);
+    if (status !== 200 || !body || !Array.isArray(body.schemas)) {
+      this.showError(errorText(body, "Could not load the saved schemas."));
+      return;
+    }
+    this.loaded = true;
+    this.entries = body.schemas;
+    const options = this.entries.map((e) => new Option(e.name, String(e.id)));
+    this.saved.replaceChildren(new Option("Choose…", ""), ...options);
+    this.saved.value = selectId != null && this.entries.some((e) => e.id === selectId) ? String(selectId) : "";
+    this.remove.disabled = !this.saved.value;
+  }
+
+  async saveSchema() {
+    const name = this.name.value.trim();
+    if (!name) {
+      this.showError("Give the schema a name first.");
+      this.name.focus();
+      return;
+    }
+    if (this.jsonMode.checked) {
+      this.showError("JSON mode has no schema to save; clear it and write a schema.");
+      return;
+    }
+    const parsed = this.parse();
+    if (!parsed.ok) return;
+    if (!parsed.schema) {
+      this.showError("Write a schema to save.");
+      this.schema.focus();
+      return;
+    }
+    const { status, body } = await request(this.url, { method: "POST", json: { name, schema: parsed.schema } });
+    if ((status !== 200 && status !== 201) || !body) {
+      this.showError(errorText(body, status ? `Could not save the schema (HTTP ${status}).` : "Could not reach the server."));
+      return;
+    }
+    this.clearError();
+    await this.loadSaved(body.id);
+    announce(`Schema “${body.name}” saved.`);
+  }
+
+  async deleteSchema() {
+    const entry = this.entries.find((e) => String(e.id) === this.saved.value);
+    if (!entry) return;
+    const { status, body } = await request(`${this.url}${entry.id}/delete/`, { method: "POST" });
+    if (status !== 204 && status !== 404) {
+      this.showError(errorText(body, status ? `Could not delete the schema (HTTP ${status}).` : "Could not reach the server."));
+      return;
+    }
+    this.clearError();
+    if (this.name.value.trim() === entry.name) this.name.value = "";
+    await this.loadSaved();
+    announce(`Schema “${entry.name}” deleted.`);
+    this.saved.focus();
+  }
+}
+
+// A finished reply that asked for structured output: a read-only form (the
+// server's structured_html), its JSON, and the problems when it does not match.
+export function renderStructured(msg) {
+  const result = msg.structured;
+  const section = el("section", "structured");
+  section.setAttribute("aria-label", "Structured reply");
+  if (!result.valid) {
+    const box = el("div", "error-block structured-errors");
+    box.setAttribute("role", "alert");
+    box.append(el("p", null, "The reply does not match the requested format:"));
+    const list = el("ul");
+    for (const problem of result.errors || []) {
+      const item = el("li");
+      item.append(el("code", null, problem.path || "$"), `: ${problem.message}`);
+      list.append(item);
+    }
+    box.append(list);
+    section.append(box);
+  }
+
+  const hasData = result.data !== null && result.data !== undefined;
+  const json = hasData ? JSON.stringify(result.data, null, 2) : msg.content || "";
+  const pre = el("pre", "structured-json", json);
+  pre.tabIndex = 0;
+  pre.setAttribute("aria-label", hasData ? "JSON" : "Raw reply");
+  const tools = el("div", "structured-tools");
+
+  if (hasData && msg.structured_html) {
+    const form = el("div", "structured-form");
+    form.innerHTML = msg.structured_html;
+    const showForm = result.valid;
+    form.hidden = !showForm;
+    pre.hidden = showForm;
+    const toggle = el("button", "button small", showForm ? "Show JSON" : "Show form");
+    toggle.type = "button";
+    toggle.addEventListener("click", () => {
+      const toForm = form.hidden;
+      form.hidden = !toForm;
+      pre.hidden = toForm;
+      toggle.textContent = toForm ? "Show JSON" : "Show form";
+    });
+    tools.append(toggle);
+    section.append(form);
+  }
+  section.append(pre);
+
+  const copy = el("button", "button small", "Copy JSON");
+  copy.type = "button";
+  let timer = 0;
+  copy.addEventListener("click", async () => {
+    let label = "Copied";
+    try {
+      await copyText(json);
+    } catch {
+      label = "Copy failed";
+    }
+    copy.textContent = label;
+    announce(label);
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      copy.textContent = "Copy JSON";
+    }, 1500);
+  });
+  const download = el("a", "button small", "Download .json");
+  download.href = URL.createObjectURL(new Blob([`${json}\n`], { type: "application/json" }));
+  download.download = "reply.json";
+  tools.append(copy, download);
+  section.append(tools);
+  return section;
+}
