@@ -105,6 +105,7 @@ class FakeOllama:
         self.running: list[dict[str, Any]] = []
         self.requests: list[Recorded] = []
         self._scripts: deque[Script] = deque()
+        self._completions: deque[Script] = deque()  # answers to stream:false requests
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -129,6 +130,7 @@ class FakeOllama:
     def reset(self) -> None:
         with self._lock:
             self._scripts.clear()
+            self._completions.clear()
             self.requests.clear()
         self.models = [dict(model) for model in DEFAULT_MODELS]
         self.running = []
@@ -155,14 +157,25 @@ class FakeOllama:
     def enqueue_truncated(self, *tokens: str) -> None:
         self._push(Script(tokens=list(tokens), truncated=True))
 
+    def enqueue_completion(self, text: str = "", *, error: str | None = None, status: int = 500) -> None:
+        """The answer to the next non-streaming chat request (titles use these)."""
+        script = Script(tokens=[text]) if error is None else Script(status=status, error=error)
+        with self._lock:
+            self._completions.append(script)
+
     def _push(self, script: Script) -> None:
         with self._lock:
             self._scripts.append(script)
 
     def _next_script(self, request: dict[str, Any]) -> Script:
+        queue = self._completions if request.get("stream") is False else self._scripts
         with self._lock:
-            if self._scripts:
-                return self._scripts.popleft()
+            if queue:
+                return queue.popleft()
+        if request.get("stream") is False:
+            messages = request.get("messages") or [{}]
+            last_line = (messages[-1].get("content") or "").strip().splitlines()[-1:] or [""]
+            return Script(tokens=[" ".join(last_line[0].split()[:5]).title() or "Chat"])
         return self._default_script(request)
 
     def _default_script(self, request: dict[str, Any]) -> Script:
@@ -185,7 +198,14 @@ class FakeOllama:
     # Reading back ----------------------------------------------------------
 
     def chat_requests(self) -> list[Recorded]:
-        return [r for r in self.requests if r.path == "/api/chat"]
+        """Streaming /api/chat requests: the replies."""
+        return [
+            r for r in self.requests if r.path == "/api/chat" and (r.json or {}).get("stream") is not False
+        ]
+
+    def completion_requests(self) -> list[Recorded]:
+        """Non-streaming /api/chat requests, such as title generation."""
+        return [r for r in self.requests if r.path == "/api/chat" and (r.json or {}).get("stream") is False]
 
     def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[Recorded]:
         deadline = time.monotonic() + timeout
