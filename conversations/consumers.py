@@ -26,6 +26,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
 
     async def connect(self) -> None:
+        generation.ensure_sweeper()
         user = self.scope["user"]
         # A custom close code only reaches the browser after the handshake is
         # accepted; closing before accept() would be a bare HTTP 403.
@@ -117,8 +118,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await generation.request_stop(self.conversation_id)
 
     async def sync(self, after: str | None) -> None:
+        await generation.interrupt_dead(self.conversation_id)
         messages, reset = await database_sync_to_async(timeline.messages_after)(
-            conversation_id=self.conversation_id, after=after, is_alive=generation.is_alive
+            conversation_id=self.conversation_id, after=after
         )
         await self.send_json({"type": "history", "messages": messages, "reset": reset})
         if any(message["status"] == "streaming" for message in messages):

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
+import weakref
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,10 @@ from conversations.protocol import MessageData
 logger = logging.getLogger(__name__)
 
 PROCESS_STARTED = timezone.now()
+# A live reply is saved at least every HEARTBEAT_INTERVALS checkpoint intervals;
+# one not saved for STALE_INTERVALS has lost its writer (a worker died).
+HEARTBEAT_INTERVALS = 5
+STALE_INTERVALS = 15
 # Replies started by this process and still running, by conversation id.
 _running: dict[uuid.UUID, Generation | None] = {}
 
@@ -53,8 +58,49 @@ def is_alive(message: Message) -> bool:
         return True
     if isinstance(get_channel_layer(), InMemoryChannelLayer) and message.created_at < PROCESS_STARTED:
         return False
-    stale_after = timedelta(seconds=settings.REPLY_CHECKPOINT_SECONDS * 15)
+    stale_after = timedelta(seconds=settings.REPLY_CHECKPOINT_SECONDS * STALE_INTERVALS)
     return message.saved_at > timezone.now() - stale_after
+
+
+async def interrupt_dead(conversation_id: uuid.UUID | None = None) -> None:
+    """Mark replies whose writer died as interrupted, and tell the tabs watching them."""
+    dead = await database_sync_to_async(replies.interrupt_dead_replies)(
+        conversation_id=conversation_id, is_alive=is_alive
+    )
+    layer = get_channel_layer()
+    for message in dead:
+        group = conversation_group(uuid.UUID(str(message["conversation_id"])))
+        await layer.group_send(
+            group,
+            {
+                "type": "reply.error",
+                "code": "interrupted",
+                "message": message["error"],
+                "message_id": message["id"],
+            },
+        )
+        await layer.group_send(group, {"type": "reply.done", "message": message})
+
+
+_sweepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def ensure_sweeper() -> None:
+    """Start this process's sweeper, which finds replies left behind by a dead worker."""
+    loop = asyncio.get_running_loop()
+    if loop not in _sweepers:
+        _sweepers[loop] = loop.create_task(_sweep_forever(), name="reply-sweeper")
+
+
+async def _sweep_forever() -> None:
+    while True:
+        await asyncio.sleep(settings.REPLY_CHECKPOINT_SECONDS * HEARTBEAT_INTERVALS)
+        try:
+            await interrupt_dead()
+        except Exception:
+            logger.exception("Sweeping dead replies failed")
 
 
 async def start(
@@ -312,7 +358,7 @@ class Generation:
             await asyncio.sleep(interval)
             length = sum(map(len, self.content)) + sum(map(len, self.thinking))
             # Save when the text grew; otherwise only now and then, as a heartbeat.
-            if length == saved_length and time.monotonic() - last_save < interval * 5:
+            if length == saved_length and time.monotonic() - last_save < interval * HEARTBEAT_INTERVALS:
                 continue
             await database_sync_to_async(replies.checkpoint_reply)(
                 message_id=self.reply_id,

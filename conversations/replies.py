@@ -24,6 +24,7 @@ IsAlive = Callable[[Message], bool]
 # "edit": a changed last question and a new answer to it.
 Mode = Literal["new", "regenerate", "edit"]
 BUSY = "A reply is still being written in this conversation. Wait or stop it first."
+INTERRUPTED = "The server stopped while this reply was being written; the text so far is kept."
 
 
 class ReplyRefused(Exception):
@@ -50,20 +51,26 @@ def conversation_model(*, conversation_id: uuid.UUID) -> str:
     return Conversation.objects.filter(pk=conversation_id).values_list("model", flat=True).first() or ""
 
 
-def interrupt_dead_replies(*, conversation_id: uuid.UUID, is_alive: IsAlive) -> list[Message]:
-    """Mark replies left "streaming" by a writer that is gone as interrupted."""
-    dead = [
-        message
-        for message in Message.objects.filter(
-            conversation_id=conversation_id, status=Message.Status.STREAMING
+def interrupt_dead_replies(*, conversation_id: uuid.UUID | None, is_alive: IsAlive) -> list[dict[str, Any]]:
+    """Mark replies left "streaming" by a writer that is gone as interrupted.
+
+    Every worker may sweep at once: the conditional update lets exactly one of
+    them mark (and announce) each reply. `conversation_id` None sweeps them all.
+    """
+    streaming = Message.objects.filter(status=Message.Status.STREAMING)
+    if conversation_id is not None:
+        streaming = streaming.filter(conversation_id=conversation_id)
+    interrupted = []
+    for message in streaming:
+        if is_alive(message):
+            continue
+        marked = Message.objects.filter(pk=message.pk, status=Message.Status.STREAMING).update(
+            status=Message.Status.INTERRUPTED, error=INTERRUPTED, saved_at=timezone.now()
         )
-        if not is_alive(message)
-    ]
-    for message in dead:
-        message.status = Message.Status.INTERRUPTED
-        message.error = "The server stopped while this reply was being written."
-        message.save(update_fields=["status", "error", "saved_at"])
-    return dead
+        if marked:
+            message.status, message.error = Message.Status.INTERRUPTED, INTERRUPTED
+            interrupted.append({**message_data(message), "conversation_id": str(message.conversation_id)})
+    return interrupted
 
 
 def last_question(conversation: Conversation) -> Message | None:

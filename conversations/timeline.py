@@ -8,7 +8,6 @@ from django.db.models import Count, QuerySet
 
 from conversations.models import Message
 from conversations.protocol import MessageData, message_data
-from conversations.replies import IsAlive, interrupt_dead_replies
 
 PAGE_SIZE = 50
 
@@ -32,14 +31,13 @@ def _shown(conversation_id: uuid.UUID) -> QuerySet[Message]:
 
 
 def messages_after(
-    *, conversation_id: uuid.UUID, after: str | None, is_alive: IsAlive, limit: int = PAGE_SIZE
+    *, conversation_id: uuid.UUID, after: str | None, limit: int = PAGE_SIZE
 ) -> tuple[list[MessageData], bool]:
     """Messages a (re)connecting tab is missing: those after `after`, oldest first.
 
     Returns (messages, reset): reset is true when `after` is unknown or no longer
     shown, and the list is then the most recent `limit` messages.
     """
-    interrupt_dead_replies(conversation_id=conversation_id, is_alive=is_alive)
     anchor = None
     if after:
         try:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_not_required
@@ -16,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import generation, images, model_info, replies, sidebar, structured, timeline
+from conversations import generation, images, model_info, sidebar, structured, timeline
 from conversations.models import Conversation, Image, Preferences, SavedSchema
 from conversations.ollama import OllamaError, get_client
 from conversations.protocol import MODEL_NAME
@@ -45,7 +46,7 @@ def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpR
     conversations = list(sidebar.find(owner_id=request.user.pk))
     messages, has_more = [], False
     if conversation:
-        replies.interrupt_dead_replies(conversation_id=conversation.pk, is_alive=generation.is_alive)
+        async_to_sync(generation.interrupt_dead)(conversation.pk)
         messages, has_more = timeline.recent_messages(conversation_id=conversation.pk)
     page_data = {
         "conversation_id": str(conversation.pk) if conversation else None,

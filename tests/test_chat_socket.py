@@ -262,19 +262,23 @@ async def test_a_reply_left_streaming_by_a_dead_process_is_marked_interrupted(ol
 
     from django.utils import timezone
 
+    long_ago = timezone.now() - timedelta(minutes=5)
     orphan = await Message.objects.acreate(
-        conversation=conversation,
-        role="assistant",
-        content="half a rep",
-        status="streaming",
-        created_at=timezone.now() - timedelta(minutes=5),
+        conversation=conversation, role="assistant", content="half a rep", status="streaming", created_at=long_ago
     )
+    await Message.objects.filter(pk=orphan.pk).aupdate(saved_at=long_ago)  # its writer stopped saving
     socket = await open_socket(alice, conversation.pk)
     await send(socket, type="sync", after=None)
-    frame = await socket.receive_json_from(timeout=5)
+    history = await socket.receive_json_from(timeout=5)
+    # Every tab on the conversation is told as well (this one after its history).
+    notices = [await socket.receive_json_from(timeout=5) for _ in range(2)]
 
-    assert frame["messages"][0]["status"] == "interrupted"
-    assert frame["messages"][0]["content"] == "half a rep"
+    assert history["type"] == "history"
+    assert history["messages"][0]["status"] == "interrupted"
+    assert history["messages"][0]["content"] == "half a rep"
+    assert [frame["type"] for frame in notices] == ["error", "done"]
+    assert notices[0]["code"] == "interrupted" and notices[0]["message_id"] == str(orphan.pk)
+    assert notices[1]["message"]["status"] == "interrupted"
     await orphan.arefresh_from_db()
     assert orphan.status == "interrupted"
     ollama.enqueue_chat("fine")
