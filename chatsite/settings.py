@@ -92,7 +92,14 @@ TEMPLATES = [
 
 
 def _database(url: str) -> dict:
-    config = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+    # Django keeps one connection per async context (every socket, every reply
+    # task), so connections are closed after each use rather than kept: on
+    # PostgreSQL they go back to a pool, on SQLite opening one is cheap.
+    config = dj_database_url.parse(url, conn_max_age=0)
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        config["OPTIONS"] = {
+            "pool": {"min_size": 2, "max_size": env_int("DATABASE_POOL_SIZE", 20, minimum=1), "timeout": 30}
+        }
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # Many writers at once (one per streaming reply): WAL lets readers go on,
         # IMMEDIATE takes the write lock up front instead of failing half-way,

@@ -67,6 +67,10 @@ async def interrupt_dead(conversation_id: uuid.UUID | None = None) -> None:
     dead = await database_sync_to_async(replies.interrupt_dead_replies)(
         conversation_id=conversation_id, is_alive=is_alive
     )
+    await announce_interrupted(dead)
+
+
+async def announce_interrupted(dead: list[dict[str, Any]]) -> None:
     layer = get_channel_layer()
     for message in dead:
         group = conversation_group(uuid.UUID(str(message["conversation_id"])))
@@ -247,10 +251,8 @@ class Generation:
     async def run(self) -> None:
         control = await self.layer.new_channel()
         await self.layer.group_add(control_group(self.conversation_id), control)
-        helpers = [
-            asyncio.create_task(self._listen(control)),
-            asyncio.create_task(self._checkpoint_loop()),
-        ]
+        listener = asyncio.create_task(self._listen(control))
+        checkpoints = asyncio.create_task(self._checkpoint_loop())
         publisher = asyncio.create_task(self._publish_loop())
         status, error = Message.Status.COMPLETE, None
         try:
@@ -272,8 +274,12 @@ class Generation:
             self.reading_done = True
             self.received.set()
             await asyncio.shield(publisher)
-            for helper in helpers:
-                helper.cancel()
+            checkpoints.cancel()
+            # The listener is told to stop rather than cancelled: cancelling a
+            # receive on channels-redis can drop a message it already took off
+            # Redis for another channel of this process (a socket's frame).
+            await self.layer.send(control, {"type": "reply.finished"})
+            await listener
             await self._finish(status, error)
             await self.layer.group_discard(control_group(self.conversation_id), control)
             if _running.get(self.conversation_id) is self:
@@ -293,8 +299,8 @@ class Generation:
     async def _finish(self, status: str, error: OllamaError | None) -> None:
         message = await database_sync_to_async(replies.finish_reply)(
             message_id=self.reply_id,
-            content="".join(self.content),
-            thinking="".join(self.thinking),
+            content="".join(self.content + self.pending_content),
+            thinking="".join(self.thinking + self.pending_thinking),
             status=status,
             error=error.message if error else "",
             stats=self.stats,
@@ -323,6 +329,9 @@ class Generation:
             self.received.clear()
             await self._flush()
             if self.reading_done:
+                # Text may have arrived while the flush above was sending; the
+                # reader has stopped now, so this flush is the last one.
+                await self._flush()
                 return
             await asyncio.sleep(settings.REPLY_FRAME_SECONDS)
 
@@ -380,7 +389,12 @@ class Generation:
                         # connection; that is what makes Ollama stop generating.
                         self._stream_task.cancel()
                 case "reply.sync":
-                    await self.layer.send(event["reply_channel"], self._snapshot())
+                    try:
+                        await self.layer.send(event["reply_channel"], self._snapshot())
+                    except Exception:  # a tab that asked and left; the reply goes on
+                        logger.warning("Could not send a snapshot of reply %s", self.reply_id)
+                case "reply.finished":
+                    return
 
     def _snapshot(self) -> dict[str, Any]:
         message = {

@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.test import Client
 
 from conversations import generation, model_info
@@ -23,6 +24,16 @@ def fake_ollama_server():
     server = FakeOllama().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_pool(django_db_setup, django_db_blocker):
+    """On PostgreSQL the pool keeps connections open; close it before the test database is dropped."""
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if getattr(connection, "pool", None) is not None:
+                connection.close_pool()
 
 
 @pytest.fixture

@@ -264,7 +264,11 @@ async def test_a_reply_left_streaming_by_a_dead_process_is_marked_interrupted(ol
 
     long_ago = timezone.now() - timedelta(minutes=5)
     orphan = await Message.objects.acreate(
-        conversation=conversation, role="assistant", content="half a rep", status="streaming", created_at=long_ago
+        conversation=conversation,
+        role="assistant",
+        content="half a rep",
+        status="streaming",
+        created_at=long_ago,
     )
     await Message.objects.filter(pk=orphan.pk).aupdate(saved_at=long_ago)  # its writer stopped saving
     socket = await open_socket(alice, conversation.pk)
