@@ -4,8 +4,11 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_OLLAMA_PORT ?= 11435
+# The scale-out suite: the same tests on PostgreSQL and Redis.
+SCALEOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chat
+SCALEOUT_REDIS_URL ?= redis://127.0.0.1:6379/9
 
-.PHONY: run test demo lint format clean
+.PHONY: run test test-scaleout demo lint format clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +27,9 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(BIN)/pytest
+
+test-scaleout: $(VENV)/.dev
+	DATABASE_URL=$(SCALEOUT_DATABASE_URL) REDIS_URL=$(SCALEOUT_REDIS_URL) $(BIN)/pytest
 
 # The app against the fake Ollama server, for trying it without a model.
 demo: $(VENV)/.runtime

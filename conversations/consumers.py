@@ -26,7 +26,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
 
     async def connect(self) -> None:
-        generation.ensure_sweeper()
         user = self.scope["user"]
         # A custom close code only reaches the browser after the handshake is
         # accepted; closing before accept() would be a bare HTTP 403.

@@ -34,6 +34,22 @@ def _close_database_pool(django_db_setup, django_db_blocker):
         for connection in connections.all():
             if getattr(connection, "pool", None) is not None:
                 connection.close_pool()
+            if connection.vendor == "postgresql":
+                _disconnect_others(connection.settings_dict)
+
+
+def _disconnect_others(database: dict) -> None:
+    """End sessions other processes (the scale-out tests' workers) may have left on the test database."""
+    import psycopg
+
+    with psycopg.connect(
+        dbname="postgres", user=database["USER"], host=database["HOST"], port=database["PORT"] or 5432,
+        autocommit=True,
+    ) as admin:  # fmt: skip
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database["NAME"]],
+        )
 
 
 @pytest.fixture
