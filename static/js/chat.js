@@ -1,10 +1,12 @@
-// Chat page entry: wires the composer, the conversation socket, the message
-// list, the model picker and the sidebar together.
+// Chat page entry: wires the composer (with its images and structured output
+// panel), the conversation socket, the message list, the model picker and the sidebar.
 
+import { Attachments } from "./attachments.js";
 import { LiveReply, renderFinal } from "./messages.js";
 import { ModelPicker, rememberModel } from "./models.js";
 import { connect } from "./socket.js";
-import { announce, el, errorText, hideBanner, showBanner } from "./ui.js";
+import { StructuredPanel } from "./structured.js";
+import { announce, csrfToken, el, errorText, hideBanner, showBanner } from "./ui.js";
 
 const data = JSON.parse(document.getElementById("page-data").textContent);
 const $ = (id) => document.getElementById(id);
@@ -31,7 +33,7 @@ const state = {
   socket: null,
   synced: false,
   syncPending: false,
-  pending: null, // {clientId, content, model, sent}
+  pending: null, // {clientId, content, model, images, format, sent}
   unconfirmed: null, // a sent chat whose echo was lost with the connection
   creating: false,
   stopping: false,
@@ -40,6 +42,36 @@ const state = {
 const replies = new Map(); // message id -> LiveReply
 
 const picker = new ModelPicker($("model"), data.models_url, data.model);
+const visionWarning = $("vision-warning");
+const visionSwitch = $("vision-switch");
+
+const attachments = new Attachments($("composer-attachments"), {
+  uploadUrl: data.upload_url,
+  maxImages: data.max_images,
+  maxBytes: data.max_image_bytes,
+  onChange: () => checkVision(),
+  onErrors: (errors) => {
+    if (errors.length) showComposerError(errors.join("\n"), "attachments");
+    else if (composerError.dataset.source === "attachments") clearComposerError();
+  },
+});
+attachments.wire({ button: $("attach"), input: $("image-input"), zone: $("composer-box"), pasteTarget: input });
+
+const structured = new StructuredPanel(
+  {
+    toggle: $("structured-toggle"),
+    panel: $("structured-panel"),
+    schema: $("schema-text"),
+    jsonMode: $("json-mode"),
+    example: $("schema-example"),
+    saved: $("saved-schemas"),
+    name: $("schema-name"),
+    save: $("schema-save"),
+    remove: $("schema-delete"),
+    error: $("schema-error"),
+  },
+  data.schemas_url,
+);
 
 // ---------- helpers ----------
 
@@ -50,11 +82,6 @@ function uuid() {
   b[8] = (b[8] & 0x3f) | 0x80;
   const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-function csrfToken() {
-  const field = document.querySelector("input[name=csrfmiddlewaretoken]");
-  return field ? field.value : "";
 }
 
 function goToLogin() {
@@ -109,8 +136,9 @@ function refresh() {
   emptyState.hidden = !!list.firstElementChild || state.dead;
 }
 
-function showComposerError(text) {
+function showComposerError(text, source = "") {
   composerError.textContent = text;
+  composerError.dataset.source = source;
   composerError.hidden = false;
   announce(text);
 }
@@ -118,7 +146,37 @@ function showComposerError(text) {
 function clearComposerError() {
   composerError.hidden = true;
   composerError.textContent = "";
+  composerError.dataset.source = "";
 }
+
+// Images attached for a model that cannot see them: say so and offer a model that can.
+function checkVision() {
+  const model = picker.value;
+  const blocked = attachments.count > 0 && picker.canSee(model) === false;
+  if (blocked) {
+    const [other] = picker.visionModels();
+    $("vision-warning-text").textContent = other
+      ? `${model} cannot see images.`
+      : "No installed model can see images. Pull one, for example `ollama pull llava`.";
+    visionSwitch.hidden = !other;
+    if (other) {
+      visionSwitch.textContent = `Switch to ${other}`;
+      visionSwitch.dataset.model = other;
+    }
+  }
+  if (visionWarning.hidden === blocked) {
+    const hadFocus = visionWarning.contains(document.activeElement);
+    visionWarning.hidden = !blocked;
+    if (hadFocus && !blocked) input.focus();
+  }
+  return blocked;
+}
+
+visionSwitch.addEventListener("click", () => {
+  picker.choose(visionSwitch.dataset.model);
+  announce(`Switched to ${visionSwitch.dataset.model}.`);
+});
+$("model").addEventListener("change", () => checkVision());
 
 const autoSize = CSS.supports("field-sizing", "content")
   ? () => {}
@@ -132,6 +190,12 @@ function clearInputIf(content) {
     input.value = "";
     autoSize();
   }
+}
+
+// The message arrived: clear what it carried from the composer.
+function clearSent(sent) {
+  clearInputIf(sent.content);
+  if (sent.images.length) attachments.forget(sent.images);
 }
 
 // ---------- sidebar ----------
@@ -209,6 +273,7 @@ async function refreshModels() {
   } else if (hideBanner("ollama")) {
     input.focus();
   }
+  checkVision();
 }
 
 // ---------- socket frames ----------
@@ -247,7 +312,7 @@ function onHistory(frame) {
     put(msg);
     const lost = state.unconfirmed;
     if (lost && !known && msg.role === "user" && msg.content === lost.content) {
-      clearInputIf(lost.content);
+      clearSent(lost);
       state.unconfirmed = null;
     }
   }
@@ -268,9 +333,10 @@ function onMessage(frame) {
   }
   const pending = state.pending;
   if (pending && frame.client_id === pending.clientId) {
-    clearInputIf(pending.content);
+    clearSent(pending);
     state.pending = null;
     clearComposerError();
+    structured.clearError();
     scrollToBottom();
   } else {
     follow();
@@ -341,7 +407,11 @@ function onError(frame) {
     return;
   }
   state.pending = null;
-  showComposerError(text);
+  if (frame.code === "invalid_schema" && structured.open) {
+    structured.showError(text); // an alert inside the panel
+  } else {
+    showComposerError(text);
+  }
   refresh();
 }
 
@@ -454,17 +524,29 @@ function flushPending() {
   if (!pending || pending.sent || !state.synced || !state.socket) return;
   const frame = { type: "chat", content: pending.content, client_id: pending.clientId };
   if (pending.model) frame.model = pending.model;
+  if (pending.images.length) frame.images = pending.images;
+  if (pending.format !== undefined) frame.format = pending.format;
   pending.sent = state.socket.send(frame);
 }
 
 async function send() {
   const content = input.value;
   if (!content.trim() || sendButton.disabled) return;
+  if (checkVision()) {
+    announce(`${$("vision-warning-text").textContent} The message was not sent.`);
+    return;
+  }
+  if (attachments.uploading) {
+    showComposerError("Wait until the images have finished uploading.");
+    return;
+  }
+  const format = structured.format();
+  if (!format.ok) return;
   clearComposerError();
-  const pending = { clientId: uuid(), content, model: "", sent: false };
+  const pending = { clientId: uuid(), content, model: "", images: attachments.ids, format: format.format, sent: false };
   state.pending = pending;
   refresh();
-  input.focus();
+  if (!structured.panel.contains(document.activeElement)) input.focus();
   if (!picker.value && modelsLoading) await modelsLoading;
   pending.model = picker.value;
   if (!pending.model) {

@@ -1,5 +1,5 @@
-// Message articles: final rendering of stored messages, live replies that grow
-// as deltas arrive, and the copy buttons added to code blocks.
+// Message articles: final rendering of stored messages (with their images or
+// structured reply), live replies that grow as deltas arrive, and code copy buttons.
 
 import { renderStructured } from "./structured.js";
 import { announce, copyText, el } from "./ui.js";
@@ -43,13 +43,13 @@ function localUrl(url) {
 
 function attachments(images) {
   const box = el("div", "attachments");
-  for (const image of images) {
+  for (const [index, image] of images.entries()) {
     const href = localUrl(image.url);
     const src = localUrl(image.thumbnail_url) || href;
     if (!src) continue;
     const img = el("img");
     img.src = src;
-    img.alt = "Attached image";
+    img.alt = `Attached image ${index + 1}`;
     img.loading = "lazy";
     const link = el("a");
     link.href = href || src;
@@ -66,7 +66,10 @@ export function renderFinal(msg) {
   const article = shell(msg);
   if (msg.role !== "user" && msg.thinking) article.append(thinkingBlock(msg.thinking, false).details);
   const content = el("div", "content");
-  if (msg.role !== "user" && msg.html) {
+  if (msg.role !== "user" && msg.structured) {
+    content.classList.add("structured-content");
+    content.append(renderStructured(msg));
+  } else if (msg.role !== "user" && msg.html) {
     content.classList.add("rendered");
     content.innerHTML = msg.html;
     addCopyButtons(content);

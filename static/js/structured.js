@@ -42,28 +42,81 @@ const EXAMPLES = {
   },
 };
 
-function lineAndColumn(text, position) {
-  const before = text.slice(0, position).split("\n");
-  return { line: before.length, column: before[before.length - 1].length + 1 };
+// The offset of the first character that makes `text` invalid JSON (JSON.parse
+// does not say where in every browser).
+function errorOffset(text) {
+  let i = 0;
+  const fail = () => {
+    throw i;
+  };
+  const space = () => {
+    while (" \t\n\r".includes(text[i] || "x")) i++;
+  };
+  const string = () => {
+    i++;
+    for (;;) {
+      const c = text[i];
+      if (c === undefined || c < " ") fail();
+      i++;
+      if (c === '"') return;
+      if (c === "\\") {
+        if (!/^(["\\/bfnrt]|u[0-9a-fA-F]{4})/.test(text.slice(i, i + 5))) fail();
+        i += text[i] === "u" ? 5 : 1;
+      }
+    }
+  };
+  const value = () => {
+    space();
+    const open = text[i];
+    if (open === "{" || open === "[") {
+      const close = open === "{" ? "}" : "]";
+      i++;
+      space();
+      if (text[i] === close) return void i++;
+      for (;;) {
+        if (open === "{") {
+          space();
+          if (text[i] !== '"') fail();
+          string();
+          space();
+          if (text[i] !== ":") fail();
+          i++;
+        }
+        value();
+        space();
+        if (text[i] === close) return void i++;
+        if (text[i] !== ",") fail();
+        i++;
+      }
+    }
+    if (open === '"') return string();
+    const atom = /^(-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i));
+    if (!atom) fail();
+    i += atom[0].length;
+  };
+  try {
+    value();
+    space();
+    if (i < text.length) fail();
+  } catch (at) {
+    return typeof at === "number" ? at : null;
+  }
+  return null;
 }
 
-// A JSON.parse error as "line L, column C: what is wrong", with the offset when known.
+// A JSON.parse error as "line L, column C: what is wrong", and its offset.
 function describeParseError(text, error) {
-  const message = String(error.message || "");
-  const at = /at position (\d+)/.exec(message);
-  const where = /line (\d+) column (\d+)/.exec(message);
-  const what = message
-    .replace(/\s*\(line \d+ column \d+\)/, "")
-    .replace(/\s*in JSON at position \d+/, "")
+  const what = String(error.message || "Unexpected input")
     .replace(/^JSON\.parse: /, "")
-    .replace(/ at line \d+ column \d+ of the JSON data$/, "");
-  if (at) {
-    const position = Number(at[1]);
-    const { line, column } = lineAndColumn(text, position);
-    return { text: `The schema is not valid JSON at line ${line}, column ${column}: ${what}.`, position };
-  }
-  if (where) return { text: `The schema is not valid JSON at line ${where[1]}, column ${where[2]}: ${what}.` };
-  return { text: `The schema is not valid JSON: ${what}.` };
+    .replace(/ at line \d+ column \d+ of the JSON data$/, "")
+    .replace(/ at position \d+.*$/s, "")
+    .replace(/ in JSON$/, "")
+    .replace(/, .*is not valid JSON$/s, "");
+  const position = errorOffset(text);
+  if (position === null) return { text: `The schema is not valid JSON: ${what}.` };
+  const lines = text.slice(0, position).split("\n");
+  const where = `line ${lines.length}, column ${lines[lines.length - 1].length + 1}`;
+  return { text: `The schema is not valid JSON at ${where}: ${what}.`, position };
 }
 
 export class StructuredPanel {
@@ -91,6 +144,11 @@ export class StructuredPanel {
       name.value = entry.name;
     });
     save.addEventListener("click", () => this.saveSchema());
+    name.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.isComposing) return;
+      event.preventDefault(); // not the composer's submit
+      this.saveSchema();
+    });
     remove.addEventListener("click", () => this.deleteSchema());
   }
 
