@@ -36,6 +36,7 @@ class MessageData(TypedDict):
     structured_html: str
     version: int
     versions: int
+    version_ids: list[str]
 
 
 class FrameError(Exception):
@@ -52,12 +53,16 @@ def error_frame(code: str, message: str, message_id: str | None = None) -> dict[
     return frame
 
 
-def message_data(message: Message, images: list[Image] | None = None, versions: int = 1) -> MessageData:
+def message_data(
+    message: Message, images: list[Image] | None = None, version_ids: list[str] | None = None
+) -> MessageData:
     """A message as frames carry it.
 
-    Pass `images` (or prefetch "images") to avoid a query; `versions` is how many
-    versions the reply's exchange has (shown as "< 2/3 >").
+    Pass `images` (or prefetch "images") to avoid a query. `version_ids` are the
+    ids of all the replies of the exchange, oldest version first (shown as
+    "< 2/3 >" and used to switch between them).
     """
+    version_ids = version_ids if version_ids is not None else [str(message.pk)]
     stats = None
     if message.eval_count is not None or message.done_reason:
         stats = {
@@ -89,7 +94,8 @@ def message_data(message: Message, images: list[Image] | None = None, versions: 
         "structured": message.structured,
         "structured_html": structured_html(message),
         "version": message.version,
-        "versions": versions if is_reply else 1,
+        "versions": len(version_ids) if is_reply else 1,
+        "version_ids": version_ids if is_reply else [],
     }
 
 
@@ -182,3 +188,16 @@ def parse_message_id(value: Any) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError:
         raise FrameError("invalid", "message_id must be a message id.") from None
+
+
+def reply_versions(exchanges: set[Any]) -> dict[Any, list[str]]:
+    """The reply ids of each exchange, oldest version first, in one query."""
+    grouped: dict[Any, list[str]] = {}
+    rows = (
+        Message.objects.filter(exchange__in=exchanges, role=Message.Role.ASSISTANT)
+        .order_by("version", "created_at")
+        .values_list("exchange", "pk")
+    )
+    for exchange, pk in rows if exchanges else []:
+        grouped.setdefault(exchange, []).append(str(pk))
+    return grouped

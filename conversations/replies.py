@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from conversations.history import build_chat_request
 from conversations.models import Conversation, Image, Message
-from conversations.protocol import MessageData, message_data
+from conversations.protocol import MessageData, message_data, reply_versions
 from conversations.structured import evaluate
 from conversations.titles import first_words
 
@@ -160,7 +160,7 @@ def start_reply(
     payload = build_chat_request(conversation, before=reply)
     return StartedReply(
         user_message=None if mode == "regenerate" else message_data(question, images=images),
-        reply=message_data(reply, versions=version),
+        reply=message_data(reply, version_ids=reply_versions({reply.exchange})[reply.exchange]),
         title=conversation.title,
         payload=payload,
         replaced=replaced,
@@ -222,8 +222,7 @@ def finish_reply(
         message.structured = evaluate(content, message.format)
     message.save()
     Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
-    versions = Message.objects.filter(exchange=message.exchange, role=Message.Role.ASSISTANT).count()
-    return message_data(message, versions=versions)
+    return message_data(message, version_ids=reply_versions({message.exchange})[message.exchange])
 
 
 def streaming_reply_id(*, conversation_id: uuid.UUID) -> uuid.UUID | None:

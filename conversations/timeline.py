@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 
 from conversations.models import Message
-from conversations.protocol import MessageData, message_data
+from conversations.protocol import MessageData, message_data, reply_versions
 
 PAGE_SIZE = 50
 
 
 def serialize(messages: list[Message]) -> list[MessageData]:
-    """Messages as frames carry them, with their version counts, in two queries at most."""
-    exchanges = {message.exchange for message in messages if message.role == Message.Role.ASSISTANT}
-    counts = dict(
-        Message.objects.filter(exchange__in=exchanges, role=Message.Role.ASSISTANT)
-        .values_list("exchange")
-        .annotate(count=Count("id"))
-        .values_list("exchange", "count")
-        if exchanges
-        else []
+    """Messages as frames carry them, with their reply versions, in two queries at most."""
+    versions = reply_versions(
+        {message.exchange for message in messages if message.role == Message.Role.ASSISTANT}
     )
-    return [message_data(message, versions=counts.get(message.exchange, 1)) for message in messages]
+    return [message_data(message, version_ids=versions.get(message.exchange)) for message in messages]
 
 
 def _shown(conversation_id: uuid.UUID) -> QuerySet[Message]:

@@ -215,7 +215,8 @@ async def test_regenerate_keeps_the_earlier_reply_as_a_version(ollama, alice, co
     assert (second["content"], second["version"], second["versions"]) == ("Second answer", 2, 2)
     assert ollama.chat_requests()[-1].json["messages"] == [{"role": "user", "content": "Question?"}]
 
-    await send(socket, type="switch_version", message_id=first["id"])
+    assert second["version_ids"] == [first["id"], second["id"]]
+    await send(socket, type="switch_version", message_id=second["version_ids"][0])
     history = await socket.receive_json_from(timeout=5)
     assert history["type"] == "history" and history["reset"] is True
     assert [(m["content"], m["version"], m["versions"]) for m in history["messages"]] == [
