@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 import hashlib
 import json
 import re
@@ -100,8 +101,8 @@ class FakeOllama:
         self.default_delay = default_delay
         self.default_pull_delay = pull_delay
         self.pull_delay = pull_delay  # seconds between two lines of a pull's progress
-        self.library = [dict(model) for model in DEFAULT_MODELS + LIBRARY]
-        self.models = [dict(model) for model in DEFAULT_MODELS]
+        self.library = copy.deepcopy(DEFAULT_MODELS + LIBRARY)
+        self.models = copy.deepcopy(DEFAULT_MODELS)
         self.running: list[dict[str, Any]] = []
         self.requests: list[Recorded] = []
         self._scripts: deque[Script] = deque()
@@ -132,9 +133,10 @@ class FakeOllama:
             self._scripts.clear()
             self._completions.clear()
             self.requests.clear()
-        self.models = [dict(model) for model in DEFAULT_MODELS]
+        # Deep copies: tests edit nested lists (capabilities) and must not leak into later tests.
+        self.models = copy.deepcopy(DEFAULT_MODELS)
         self.running = []
-        self.library = [dict(model) for model in DEFAULT_MODELS + LIBRARY]
+        self.library = copy.deepcopy(DEFAULT_MODELS + LIBRARY)
         self.pull_delay = self.default_pull_delay
 
     # Scripting -------------------------------------------------------------
@@ -473,7 +475,7 @@ class _Handler(BaseHTTPRequestHandler):
             if model is None:
                 self._send_json(500, {"error": "pull model manifest: file does not exist"})
             else:
-                self.fake._install(dict(model))
+                self.fake._install(copy.deepcopy(model))
                 self._send_json(200, {"status": "success"})
             return
         self.send_response(200)
@@ -494,7 +496,7 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 self._write_chunk(line)
             if model is not None:
-                self.fake._install(dict(model))  # installed before "success" is read
+                self.fake._install(copy.deepcopy(model))  # installed before "success" is read
                 self._write_chunk({"status": "success"})
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
@@ -541,7 +543,7 @@ class _Handler(BaseHTTPRequestHandler):
         if model is None:
             self._send_json(404, {"error": f'model "{data["source"]}" not found'})
             return
-        self.fake._install({**model, "name": _full_name(data["destination"])})
+        self.fake._install({**copy.deepcopy(model), "name": _full_name(data["destination"])})
         self._send_empty()
 
     def _image_problem(self, data: dict[str, Any]) -> tuple[int, dict[str, str]] | None:
@@ -602,8 +604,21 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=11435)
     parser.add_argument("--delay", type=float, default=0.04, help="seconds between tokens")
     parser.add_argument("--pull-delay", type=float, default=0.2, help="seconds between lines of a pull")
+    parser.add_argument(
+        "--tokens", type=int, default=None,
+        help="make every unscripted reply this many tokens of --token-text (default: a short Markdown answer)",
+    )  # fmt: skip
+    parser.add_argument("--token-text", default=" word", help="the text of each token with --tokens")
+    parser.add_argument(
+        "--backlog", type=int, default=None, help="listen backlog, for many connections opened at once"
+    )
     args = parser.parse_args()
     fake = FakeOllama(args.host, args.port, default_delay=args.delay, pull_delay=args.pull_delay)
+    if args.backlog:
+        fake._server.socket.listen(args.backlog)
+    if args.tokens is not None:
+        tokens = [args.token_text] * max(args.tokens, 1)
+        fake._default_script = lambda request: Script(tokens=list(tokens), delay=fake.default_delay)
     print(f"Fake Ollama listening on {fake.url} (Ctrl+C to stop)", flush=True)
     try:
         fake._server.serve_forever()

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-from tests.fake_ollama import FakeOllama, Recorded, Script
+from tests.fake_ollama import FakeOllama, Recorded
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -112,22 +112,14 @@ def collected_static(tmp_path_factory, fake_ollama_server) -> None:
 
 
 @pytest.fixture
-def ollama(fake_ollama_server, monkeypatch):
+def ollama(fake_ollama_server):
     """The fake Ollama, emptied of scripts and recorded requests.
 
-    Scripts are for the streamed replies a test waits for. Requests the app makes
-    on the side without streaming (a conversation's title) get a fixed short
-    answer instead, so they never take a script meant for a reply.
+    Scripts queued with enqueue_chat answer streamed replies only; the
+    non-streaming requests the app makes on the side (a conversation's title)
+    get the fake's own short answer, so they never take a reply's script.
     """
     fake_ollama_server.reset()
-    scripted = fake_ollama_server._next_script
-
-    def next_script(request: dict[str, Any]) -> Script:
-        if request.get("stream") is False:
-            return Script(tokens=["A short title"])
-        return scripted(request)
-
-    monkeypatch.setattr(fake_ollama_server, "_next_script", next_script)
     yield fake_ollama_server
     fake_ollama_server.reset()
 
@@ -141,13 +133,21 @@ def reply_requests(fake: FakeOllama) -> list[Recorded]:
     ]
 
 
+@pytest.fixture(scope="session")
+def migrated_data_dir(tmp_path_factory, fake_ollama_server) -> Path:
+    """A DATA_DIR with a migrated, empty database; each test starts from a copy."""
+    data_dir = tmp_path_factory.mktemp("migrated") / "data"
+    data_dir.mkdir()
+    manage(server_env(data_dir, fake_ollama_server.url), "migrate", "--noinput")
+    return data_dir
+
+
 @pytest.fixture
-def live_server_url(tmp_path, ollama, collected_static) -> Iterator[str]:
+def live_server_url(tmp_path, ollama, collected_static, migrated_data_dir) -> Iterator[str]:
     """A fresh app (empty database) under daphne, in its own process."""
     data_dir = tmp_path / "data"
-    data_dir.mkdir()
+    shutil.copytree(migrated_data_dir, data_dir)  # the database and any WAL file with it
     env = server_env(data_dir, ollama.url)
-    manage(env, "migrate", "--noinput")
     log_path = tmp_path / "server.log"
     for _attempt in range(3):  # the port may be taken between picking and binding
         port = free_port()

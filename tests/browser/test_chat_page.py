@@ -6,6 +6,7 @@ import re
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import MODEL, choose_model, reply_requests, sign_up
 
@@ -43,10 +44,24 @@ def send_message(page: Page, text: str) -> None:
     box.press("Enter")
 
 
-def status_and_text(article: Locator) -> tuple[str, str]:
-    """The article's status and visible text, read at the same instant."""
-    status, text = article.evaluate("a => [a.dataset.status, a.querySelector('.content').textContent]")
-    return status, text
+REPLY_STATE = """index => {
+    const article = document.querySelectorAll('[aria-label="Messages"] article[data-role="assistant"]')[index];
+    const content = article && article.querySelector(".content");
+    return content ? {status: article.dataset.status, text: content.textContent} : null;
+}"""
+STREAMING_TEXT = f"""([index, text]) => {{
+    const reply = ({REPLY_STATE})(index);
+    return reply && reply.status === "streaming" && reply.text.includes(text) ? reply.text : null;
+}}"""
+
+
+def streaming_text(page: Page, index: int, expected: str) -> str:
+    """Wait until reply `index` shows `expected` while still streaming; its text then."""
+    try:
+        return page.wait_for_function(STREAMING_TEXT, arg=[index, expected]).json_value()
+    except PlaywrightTimeoutError:
+        seen = page.evaluate(REPLY_STATE, index)
+        pytest.fail(f"reply {index} never showed {expected!r} while streaming; now it is {seen}")
 
 
 def wait_until_complete(article: Locator, text: str) -> None:
@@ -60,20 +75,7 @@ def wait_until_complete(article: Locator, text: str) -> None:
 def test_first_run_signup_then_chat_streams_a_reply(page: Page, live_server_url: str, ollama):
     sign_up(page, live_server_url)
     choose_model(page, MODEL)
-    tokens = [
-        "Here ",
-        "is ",
-        "a ",
-        "**Bold**",
-        " word ",
-        "and ",
-        "some ",
-        "more ",
-        "text ",
-        "to ",
-        "read ",
-        "last.",
-    ]
+    tokens = "Here |is |a |**Bold**| word |and |some |more |text |to |read |last.".split("|")
     ollama.enqueue_chat(*tokens, delay=0.15)
 
     send_message(page, "Say something bold")
@@ -81,11 +83,9 @@ def test_first_run_signup_then_chat_streams_a_reply(page: Page, live_server_url:
     expect(user_articles(page)).to_have_count(1)
     expect(content(user_articles(page).first)).to_have_text("Say something bold")
     expect(message_box(page)).to_have_value("")
+    text = streaming_text(page, 0, "Here")
+    assert "last." not in text, f"expected a partial reply, saw {text!r}"
     reply = assistant_articles(page).first
-    expect(content(reply)).to_contain_text("Here")
-    status, text = status_and_text(reply)
-    assert status == "streaming"
-    assert text.startswith("Here") and "last." not in text, f"expected a partial reply, saw {text!r}"
 
     wait_until_complete(reply, "Here is a Bold word and some more text to read last.")
     expect(content(reply).locator("strong")).to_have_text("Bold")
@@ -103,11 +103,10 @@ def test_stop_ends_the_reply_and_the_upstream_request(signed_in_page: Page, olla
     ollama.enqueue_chat(*(f"w{i} " for i in range(60)), delay=0.2)
 
     send_message(page, "Count slowly")
-    reply = assistant_articles(page).first
-    expect(content(reply)).to_contain_text("w0")
-    expect(reply).to_have_attribute("data-status", "streaming")
+    streaming_text(page, 0, "w0")
     page.get_by_role("button", name="Stop").click()
 
+    reply = assistant_articles(page).first
     expect(reply).to_have_attribute("data-status", "stopped")
     expect(content(reply)).to_contain_text("w0")
     assert "w59" not in content(reply).text_content()
@@ -122,14 +121,12 @@ def test_reload_mid_reply_shows_the_reply_finishing(signed_in_page: Page, ollama
     ollama.enqueue_chat(*tokens, delay=0.12)
 
     send_message(page, "Count")
-    expect(content(assistant_articles(page).first)).to_contain_text("t3")
+    streaming_text(page, 0, "t3")
     expect(page).to_have_url(CONVERSATION_PATH)
     page.reload()
 
-    reply = assistant_articles(page).first
-    expect(reply).to_have_attribute("data-status", "streaming")
-    expect(content(reply)).to_contain_text("t0 t1 t2 t3")
-    wait_until_complete(reply, "".join(tokens).strip())
+    assert streaming_text(page, 0, "t0 t1 t2 t3").startswith("t0 t1 t2 t3")
+    wait_until_complete(assistant_articles(page).first, "".join(tokens).strip())
     expect(assistant_articles(page)).to_have_count(1)
     expect(user_articles(page)).to_have_count(1)
     expect(content(user_articles(page).first)).to_have_text("Count")
@@ -153,14 +150,11 @@ def test_two_tabs_watch_the_same_reply(signed_in_page: Page, ollama):
     expect(user_articles(second)).to_have_count(2)
     expect(content(user_articles(second).nth(1))).to_have_text("Tell me more")
     expect(assistant_articles(second)).to_have_count(2)
-    watched = assistant_articles(second).nth(1)
-    expect(content(watched)).to_contain_text("s0")
-    status, text = status_and_text(watched)
-    assert status == "streaming"
+    text = streaming_text(second, 1, "s0")
     assert "s19" not in text, f"expected a partial reply in the second tab, saw {text!r}"
 
     full = "".join(tokens).strip()
-    wait_until_complete(watched, full)
+    wait_until_complete(assistant_articles(second).nth(1), full)
     wait_until_complete(assistant_articles(first).nth(1), full)
     second.close()
 
@@ -252,6 +246,9 @@ def test_it_is_usable_at_phone_width(page: Page, live_server_url: str, ollama, t
     expect(box).to_be_in_viewport()
     expect(send).to_be_in_viewport()
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    # The long word wraps: the message list does not scroll sideways either.
+    width, visible_width = message_list(page).evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert width <= visible_width, f"the messages are {width}px wide in a {visible_width}px column"
 
     screenshot = tmp_path / "phone.png"
     page.screenshot(path=screenshot, full_page=True)
