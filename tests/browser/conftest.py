@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,8 +43,40 @@ MODEL = "llama3.2:latest"
 # The server ----------------------------------------------------------------
 
 
-def server_env(data_dir: Path, ollama_url: str) -> dict[str, str]:
+# In the scale-out suite (DATABASE_URL=postgres://…, REDIS_URL=…) the live server
+# runs on PostgreSQL and Redis too, each test on a database of its own.
+POSTGRES_URL = (
+    os.environ.get("DATABASE_URL", "") if os.environ.get("DATABASE_URL", "").startswith("postgres") else ""
+)
+
+
+def _postgres_admin(statement: str) -> None:
+    import dj_database_url
+    import psycopg
+
+    config = dj_database_url.parse(POSTGRES_URL)
+    with psycopg.connect(
+        dbname="postgres", user=config["USER"], password=config["PASSWORD"] or None,
+        host=config["HOST"], port=config["PORT"] or 5432, autocommit=True,
+    ) as admin:  # fmt: skip
+        admin.execute(statement)
+
+
+def _postgres_url(name: str) -> str:
+    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop_postgres_database(name: str) -> None:
+    _postgres_admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+    _postgres_admin(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def server_env(data_dir: Path, ollama_url: str, database: str = "") -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    if POSTGRES_URL and database:
+        env["DATABASE_URL"] = _postgres_url(database)
+        if os.environ.get("REDIS_URL"):
+            env["REDIS_URL"] = os.environ["REDIS_URL"]
     env.update(
         DATA_DIR=str(data_dir),
         OLLAMA_HOST=ollama_url,
@@ -133,13 +166,24 @@ def reply_requests(fake: FakeOllama) -> list[Recorded]:
     ]
 
 
+TEMPLATE_DATABASE = f"browser_template_{os.getpid()}"
+
+
 @pytest.fixture(scope="session")
-def migrated_data_dir(tmp_path_factory, fake_ollama_server) -> Path:
-    """A DATA_DIR with a migrated, empty database; each test starts from a copy."""
+def migrated_data_dir(tmp_path_factory, fake_ollama_server) -> Iterator[Path]:
+    """A DATA_DIR with a migrated, empty database; each test starts from a copy.
+
+    On PostgreSQL the migrated database is a template each test's database is made from.
+    """
     data_dir = tmp_path_factory.mktemp("migrated") / "data"
     data_dir.mkdir()
-    manage(server_env(data_dir, fake_ollama_server.url), "migrate", "--noinput")
-    return data_dir
+    if POSTGRES_URL:
+        _drop_postgres_database(TEMPLATE_DATABASE)
+        _postgres_admin(f'CREATE DATABASE "{TEMPLATE_DATABASE}"')
+    manage(server_env(data_dir, fake_ollama_server.url, TEMPLATE_DATABASE), "migrate", "--noinput")
+    yield data_dir
+    if POSTGRES_URL:
+        _drop_postgres_database(TEMPLATE_DATABASE)
 
 
 @pytest.fixture
@@ -147,7 +191,11 @@ def live_server_url(tmp_path, ollama, collected_static, migrated_data_dir) -> It
     """A fresh app (empty database) under daphne, in its own process."""
     data_dir = tmp_path / "data"
     shutil.copytree(migrated_data_dir, data_dir)  # the database and any WAL file with it
-    env = server_env(data_dir, ollama.url)
+    database = ""
+    if POSTGRES_URL:
+        database = f"browser_{uuid.uuid4().hex[:12]}"
+        _postgres_admin(f'CREATE DATABASE "{database}" TEMPLATE "{TEMPLATE_DATABASE}"')
+    env = server_env(data_dir, ollama.url, database)
     log_path = tmp_path / "server.log"
     for _attempt in range(3):  # the port may be taken between picking and binding
         port = free_port()
@@ -185,6 +233,8 @@ def live_server_url(tmp_path, ollama, collected_static, migrated_data_dir) -> It
     finally:
         died = proc.poll()
         stop_process(proc)
+        if database:
+            _drop_postgres_database(database)
         if died is not None:
             pytest.fail(
                 f"the server died during the test ({died}); its log:\n{log_path.read_text()}", pytrace=False
