@@ -9,7 +9,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from conversations import generation, replies, timeline
+from conversations import events, generation, replies, timeline
 from conversations.protocol import (
     MAX_FRAME_BYTES,
     FrameError,
@@ -41,7 +41,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=4404)
             return
-        self.group = generation.conversation_group(self.conversation_id)
+        self.group = events.conversation_group(self.conversation_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
@@ -98,7 +98,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 await database_sync_to_async(replies.switch_version)(
                     conversation_id=self.conversation_id, reply_id=reply_id
                 )
-                await generation.publish_history(self.conversation_id)
+                await events.publish_history(self.conversation_id)
             case "stop":
                 await self.stop()
             case "sync":
@@ -114,7 +114,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
         if reply_id is None:
             raise FrameError("not_streaming", "No reply is being written.")
-        await generation.request_stop(self.conversation_id)
+        await events.request_stop(self.conversation_id)
 
     async def sync(self, after: str | None) -> None:
         await generation.interrupt_dead(self.conversation_id)
@@ -123,7 +123,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
         await self.send_json({"type": "history", "messages": messages, "reset": reset})
         if any(message["status"] == "streaming" for message in messages):
-            await generation.request_snapshot(self.conversation_id, self.channel_name)
+            await events.request_snapshot(self.conversation_id, self.channel_name)
 
     # Group events from generation.py -> frames ------------------------------
 

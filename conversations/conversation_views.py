@@ -7,13 +7,12 @@ import uuid
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import exports, generation, model_info, sidebar, timeline, titles
+from conversations import events, exports, model_info, sidebar, timeline, titles
 from conversations.models import Conversation, Message, Preferences
 from conversations.ollama import OllamaError, get_client
 from conversations.options import InvalidSettings, clean_settings
@@ -55,7 +54,7 @@ def rename(request: HttpRequest, conversation_id: uuid.UUID) -> JsonResponse:
     if not isinstance(title, str) or not title.strip() or len(title.strip()) > 200:
         return JsonResponse({"error": "A title must be 1 to 200 characters."}, status=400)
     titles.rename(conversation=conversation, title=" ".join(title.split()))
-    async_to_sync(generation.publish_title)(conversation.pk, conversation.title)
+    async_to_sync(events.publish_title)(conversation.pk, conversation.title)
     return JsonResponse(sidebar.entry(conversation))
 
 
@@ -75,11 +74,9 @@ def delete(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     """Delete a conversation with its messages and images (a streaming reply is stopped first)."""
     conversation = _own(request, conversation_id)
     if conversation.messages.filter(status=Message.Status.STREAMING).exists():
-        async_to_sync(generation.request_stop)(conversation.pk)
+        async_to_sync(events.request_stop)(conversation.pk)
     conversation.delete()
-    async_to_sync(get_channel_layer().group_send)(
-        generation.conversation_group(conversation_id), {"type": "conversation.deleted"}
-    )
+    async_to_sync(events.publish_deleted)(conversation_id)
     return HttpResponse(status=204)
 
 

@@ -21,7 +21,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from conversations import model_info, replies, timeline, titles
+from conversations import events, model_info, replies, titles
 from conversations.models import Message
 from conversations.ollama import OllamaError, get_client
 from conversations.protocol import MessageData
@@ -35,14 +35,6 @@ HEARTBEAT_INTERVALS = 5
 STALE_INTERVALS = 15
 # Replies started by this process and still running, by conversation id.
 _running: dict[uuid.UUID, Generation | None] = {}
-
-
-def conversation_group(conversation_id: uuid.UUID) -> str:
-    return f"conversation.{conversation_id}"
-
-
-def control_group(conversation_id: uuid.UUID) -> str:
-    return f"conversation.{conversation_id}.control"
 
 
 def is_alive(message: Message) -> bool:
@@ -67,23 +59,7 @@ async def interrupt_dead(conversation_id: uuid.UUID | None = None) -> None:
     dead = await database_sync_to_async(replies.interrupt_dead_replies)(
         conversation_id=conversation_id, is_alive=is_alive
     )
-    await announce_interrupted(dead)
-
-
-async def announce_interrupted(dead: list[dict[str, Any]]) -> None:
-    layer = get_channel_layer()
-    for message in dead:
-        group = conversation_group(uuid.UUID(str(message["conversation_id"])))
-        await layer.group_send(
-            group,
-            {
-                "type": "reply.error",
-                "code": "interrupted",
-                "message": message["error"],
-                "message_id": message["id"],
-            },
-        )
-        await layer.group_send(group, {"type": "reply.done", "message": message})
+    await events.announce_interrupted(dead)
 
 
 _sweepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
@@ -142,7 +118,7 @@ async def start(
         _running.pop(conversation_id, None)
         raise
     layer = get_channel_layer()
-    group = conversation_group(conversation_id)
+    group = events.conversation_group(conversation_id)
     if started.user_message is not None:
         await layer.group_send(
             group,
@@ -184,20 +160,6 @@ async def _check_vision(conversation_id: uuid.UUID, model: str) -> None:
     raise replies.ReplyRefused("model_cannot_see", f"{model} cannot see images.{hint}")
 
 
-async def publish_history(conversation_id: uuid.UUID) -> None:
-    """Tell every tab to show the conversation afresh (after a version switch)."""
-    messages, _ = await database_sync_to_async(timeline.recent_messages)(conversation_id=conversation_id)
-    await get_channel_layer().group_send(
-        conversation_group(conversation_id), {"type": "conversation.history", "messages": messages}
-    )
-
-
-async def publish_title(conversation_id: uuid.UUID, title: str) -> None:
-    await get_channel_layer().group_send(
-        conversation_group(conversation_id), {"type": "conversation.title", "title": title}
-    )
-
-
 async def generate_title(conversation_id: uuid.UUID) -> None:
     """Ask the model for a short title after the first reply; keep the first words on failure."""
     request = await database_sync_to_async(titles.title_candidate)(conversation_id=conversation_id)
@@ -212,17 +174,7 @@ async def generate_title(conversation_id: uuid.UUID) -> None:
     if title and await database_sync_to_async(titles.save_generated_title)(
         conversation_id=conversation_id, title=title
     ):
-        await publish_title(conversation_id, title)
-
-
-async def request_stop(conversation_id: uuid.UUID) -> None:
-    await get_channel_layer().group_send(control_group(conversation_id), {"type": "reply.stop"})
-
-
-async def request_snapshot(conversation_id: uuid.UUID, reply_channel: str) -> None:
-    await get_channel_layer().group_send(
-        control_group(conversation_id), {"type": "reply.sync", "reply_channel": reply_channel}
-    )
+        await events.publish_title(conversation_id, title)
 
 
 class Generation:
@@ -231,7 +183,7 @@ class Generation:
         self.reply = reply
         self.reply_id = uuid.UUID(reply["id"])
         self.payload = payload
-        self.group = conversation_group(conversation_id)
+        self.group = events.conversation_group(conversation_id)
         self.layer = get_channel_layer()
         self.task: asyncio.Task[None] | None = None
         # Text already published, as parts, and text received but not yet published.
@@ -250,7 +202,7 @@ class Generation:
 
     async def run(self) -> None:
         control = await self.layer.new_channel()
-        await self.layer.group_add(control_group(self.conversation_id), control)
+        await self.layer.group_add(events.control_group(self.conversation_id), control)
         listener = asyncio.create_task(self._listen(control))
         checkpoints = asyncio.create_task(self._checkpoint_loop())
         publisher = asyncio.create_task(self._publish_loop())
@@ -281,7 +233,7 @@ class Generation:
             await self.layer.send(control, {"type": "reply.finished"})
             await listener
             await self._finish(status, error)
-            await self.layer.group_discard(control_group(self.conversation_id), control)
+            await self.layer.group_discard(events.control_group(self.conversation_id), control)
             if _running.get(self.conversation_id) is self:
                 del _running[self.conversation_id]
 
