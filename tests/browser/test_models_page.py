@@ -127,3 +127,24 @@ def test_details_copy_and_delete(page: Page, live_server_url: str, ollama):
     dialog.get_by_role("button", name="Delete").click()
     expect(installed.get_by_role("row").filter(has_text="my-llama:latest")).to_have_count(0)
     assert ollama.find_model("my-llama") is None
+
+
+def test_pull_a_model_to_100_percent_then_unload_a_running_one(page: Page, live_server_url: str, ollama):
+    ollama.pull_delay = 0.1
+    ollama.running.append(running_model("llama3.2:latest", expires_in=300))
+    sign_up(page, live_server_url)
+    open_models_page(page, live_server_url)
+
+    start_pull(page, "tinyllama")
+    bar = page.get_by_role("progressbar", name="Pull of tinyllama:latest")
+    expect(bar).to_have_attribute("aria-valuenow", BETWEEN)
+    expect(bar).to_have_attribute("aria-valuenow", "100")
+    expect(
+        page.get_by_role("table", name="Installed").get_by_role("row").filter(has_text="tinyllama:latest")
+    ).to_have_count(1)
+
+    loaded = page.get_by_role("table", name="Loaded in memory")
+    loaded.get_by_role("button", name="Unload llama3.2:latest").click()
+    expect(page.get_by_text("No model is loaded.")).to_be_visible()
+    unload = [r.json for r in ollama.requests_to("/api/chat") if (r.json or {}).get("keep_alive") == 0]
+    assert unload == [{"model": "llama3.2:latest", "messages": [], "keep_alive": 0}]
