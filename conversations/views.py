@@ -52,7 +52,8 @@ def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpR
         messages, has_more = timeline.recent_messages(conversation_id=conversation.pk)
     page_data = {
         "conversation_id": str(conversation.pk) if conversation else None,
-        "model": conversation.model if conversation else None,
+        # A new chat starts on the user's default model, if they chose one.
+        "model": conversation.model if conversation else _default_model(request.user) or None,
         "title": conversation.title if conversation else "",
         "messages": messages,
         "has_more": has_more,
@@ -75,6 +76,10 @@ def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpR
         "page_data": page_data,
     }
     return render(request, "conversations/chat.html", context)
+
+
+def _default_model(user) -> str:
+    return Preferences.objects.filter(user=user).values_list("model", flat=True).first() or ""
 
 
 @require_GET

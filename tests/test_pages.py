@@ -212,3 +212,12 @@ def test_the_admin_lists_conversations_and_messages(client, alice, conversation)
         b"hello admin" in client.get(f"/admin/conversations/conversation/{conversation.pk}/change/").content
     )
     assert b"hello admin" in client.get("/admin/conversations/message/").content
+
+
+def test_a_new_chat_starts_on_the_users_default_model(client, alice):
+    from conversations.models import Preferences
+
+    client.force_login(alice)
+    assert client.get("/").context["page_data"]["model"] is None
+    Preferences.objects.create(user=alice, model="llava:7b")
+    assert client.get("/").context["page_data"]["model"] == "llava:7b"
