@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -99,6 +100,23 @@ class OllamaClient:
             f"Cannot reach Ollama at {self.base_url}. Is it running? Start it with `ollama serve`.",
         )
 
+    @contextmanager
+    def _translated(self, activity: str) -> Iterator[None]:
+        """httpx's exceptions become an OllamaError, so no caller needs to know httpx."""
+        try:
+            yield
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+                raise self._unreachable() from None
+            raise OllamaError(
+                "timeout",
+                f"Ollama sent nothing for {self.read_timeout:g} seconds, so the {activity} was ended.",
+            ) from None
+        except httpx.ConnectError:
+            raise self._unreachable() from None
+        except httpx.HTTPError as exc:
+            raise OllamaError("upstream", f"The connection to Ollama failed: {exc}") from None
+
     def _error_for(self, response: httpx.Response, model: str) -> OllamaError:
         if response.status_code == 404:
             return OllamaError(
@@ -117,7 +135,7 @@ class OllamaClient:
         connection, which is how Ollama learns to stop generating.
         """
         model = payload.get("model", "")
-        try:
+        with self._translated("reply"):
             async with self._http.stream("POST", "/api/chat", json={**payload, "stream": True}) as response:
                 if response.is_error:
                     await response.aread()
@@ -135,43 +153,17 @@ class OllamaClient:
                     raise OllamaError(
                         "bad_stream", "Ollama closed the connection before the reply was finished."
                     )
-        except httpx.TimeoutException as exc:
-            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-                raise self._unreachable() from None
-            raise OllamaError(
-                "timeout", f"Ollama sent nothing for {self.read_timeout:g} seconds, so the reply was ended."
-            ) from None
-        except httpx.ConnectError:
-            raise self._unreachable() from None
-        except httpx.HTTPError as exc:
-            raise OllamaError("upstream", f"The connection to Ollama failed: {exc}") from None
 
     async def get_json(self, path: str) -> Any:
-        try:
+        with self._translated("request"):
             response = await self._http.get(path)
-        except httpx.TimeoutException as exc:
-            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-                raise self._unreachable() from None
-            raise OllamaError("timeout", "Ollama did not answer in time.") from None
-        except httpx.ConnectError:
-            raise self._unreachable() from None
-        except httpx.HTTPError as exc:
-            raise OllamaError("upstream", f"The connection to Ollama failed: {exc}") from None
         if response.is_error:
             raise OllamaError("upstream", f"Ollama reported an error: {_error_text(response)}")
         return response.json()
 
     async def post_json(self, path: str, payload: dict[str, Any], *, model: str = "") -> Any:
-        try:
+        with self._translated("request"):
             response = await self._http.post(path, json=payload)
-        except httpx.TimeoutException as exc:
-            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-                raise self._unreachable() from None
-            raise OllamaError("timeout", "Ollama did not answer in time.") from None
-        except httpx.ConnectError:
-            raise self._unreachable() from None
-        except httpx.HTTPError as exc:
-            raise OllamaError("upstream", f"The connection to Ollama failed: {exc}") from None
         if response.is_error:
             raise self._error_for(response, model)
         return response.json() if response.content else {}
@@ -209,16 +201,8 @@ class OllamaClient:
         await self._send("POST", "/api/copy", {"source": source, "destination": destination}, model=source)
 
     async def _send(self, method: str, path: str, payload: dict[str, Any], *, model: str) -> None:
-        try:
+        with self._translated("request"):
             response = await self._http.request(method, path, json=payload)
-        except httpx.TimeoutException as exc:
-            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-                raise self._unreachable() from None
-            raise OllamaError("timeout", "Ollama did not answer in time.") from None
-        except httpx.ConnectError:
-            raise self._unreachable() from None
-        except httpx.HTTPError as exc:
-            raise OllamaError("upstream", f"The connection to Ollama failed: {exc}") from None
         if response.is_error:
             raise self._error_for(response, model)
 
@@ -228,7 +212,7 @@ class OllamaClient:
         An {"error": ...} line raises OllamaError. Leaving the iteration early
         closes the connection, which ends the download on Ollama's side too.
         """
-        try:
+        with self._translated("pull"):
             async with self._http.stream(
                 "POST", "/api/pull", json={"model": model, "stream": True}
             ) as response:
@@ -258,16 +242,6 @@ class OllamaClient:
                     raise OllamaError(
                         "bad_stream", "Ollama closed the connection before the pull was finished."
                     )
-        except httpx.TimeoutException as exc:
-            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-                raise self._unreachable() from None
-            raise OllamaError(
-                "timeout", f"Ollama sent nothing for {self.read_timeout:g} seconds, so the pull was ended."
-            ) from None
-        except httpx.ConnectError:
-            raise self._unreachable() from None
-        except httpx.HTTPError as exc:
-            raise OllamaError("upstream", f"The connection to Ollama failed: {exc}") from None
 
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, OllamaClient] = weakref.WeakKeyDictionary()
