@@ -1,17 +1,20 @@
-// Chat page entry: wires the composer (with its images and structured output
-// panel), the conversation socket, the message list, the model picker and the sidebar.
+// Chat page entry: wires the composer (images, structured output), the conversation
+// socket and message list, and the sidebar, settings, downloads, versions and context meter.
 
 import { Attachments } from "./attachments.js";
+import { EarlierMessages } from "./earlier.js";
 import { LiveReply, renderFinal } from "./messages.js";
 import { ModelPicker, rememberModel } from "./models.js";
+import { setupTools } from "./page-tools.js";
+import { storeTimeZone } from "./sidebar.js";
 import { connect } from "./socket.js";
 import { StructuredPanel } from "./structured.js";
-import { announce, csrfToken, el, errorText, hideBanner, showBanner } from "./ui.js";
+import { announce, csrfToken, errorText, hideBanner, showBanner, uuid } from "./ui.js";
+import { MessageActions } from "./versions.js";
 
 const data = JSON.parse(document.getElementById("page-data").textContent);
 const $ = (id) => document.getElementById(id);
 
-const app = $("app");
 const list = $("messages");
 const scroller = $("scroller");
 const form = $("composer");
@@ -21,14 +24,13 @@ const stopButton = $("stop");
 const composerError = $("composer-error");
 const connNotice = $("conn-notice");
 const emptyState = $("empty-state");
-const convList = $("conversation-list");
-const titleEl = $("chat-title");
-const toggle = $("sidebar-toggle");
-const backdrop = $("backdrop");
-const mainEl = document.querySelector(".main");
+
+// A reply streaming with no frame for this long may have lost frames: ask again.
+const STALL_MS = 20000;
 
 const state = {
   conversationId: data.conversation_id,
+  conversationUrl: $("app").dataset.conversationUrl || null, // "/c/<id>/"
   wsPath: data.ws_path,
   socket: null,
   synced: false,
@@ -38,6 +40,11 @@ const state = {
   creating: false,
   stopping: false,
   dead: false,
+  deleted: false, // the conversation was deleted (here or elsewhere)
+  leaving: false,
+  waiting: false, // a regenerate or switch_version frame awaits its answer
+  refocus: null, // the pager button to focus again once the versions are swapped
+  lastActivity: Date.now(),
 };
 const replies = new Map(); // message id -> LiveReply
 
@@ -73,16 +80,53 @@ const structured = new StructuredPanel(
   data.schemas_url,
 );
 
-// ---------- helpers ----------
+// ---------- regenerate, edit, versions ----------
 
-function uuid() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+function socketReady() {
+  if (state.socket && state.synced && !state.dead) return true;
+  showComposerError("Not connected to the server yet. Try again in a moment.");
+  return false;
 }
+
+const msgActions = new MessageActions(list, {
+  regenerate() {
+    if (!socketReady()) return;
+    const frame = { type: "regenerate" };
+    if (picker.value) frame.model = picker.value;
+    if (state.socket.send(frame)) {
+      clearComposerError();
+      state.waiting = true;
+      if (picker.value) rememberModel(picker.value);
+      refresh();
+    }
+  },
+  edit(content) {
+    if (state.pending || state.creating || !socketReady()) return false;
+    clearComposerError();
+    state.pending = { kind: "edit", clientId: uuid(), content, model: picker.value, images: [], sent: false };
+    flushPending();
+    refresh();
+    return true;
+  },
+  switchTo(messageId, label) {
+    if (!socketReady()) return;
+    if (state.socket.send({ type: "switch_version", message_id: messageId })) {
+      state.waiting = true;
+      state.refocus = label;
+      refresh();
+    }
+  },
+});
+
+const earlier = new EarlierMessages({
+  scroller,
+  list,
+  row: $("loading-earlier"),
+  render,
+  onError: (text) => announce(text),
+});
+
+// ---------- helpers ----------
 
 function goToLogin() {
   const next = location.pathname + location.search;
@@ -134,6 +178,8 @@ function refresh() {
   sendButton.disabled = streaming || !!state.pending || state.creating || state.dead;
   stopButton.disabled = !streaming || state.stopping || state.dead;
   emptyState.hidden = !!list.firstElementChild || state.dead;
+  const busy = streaming || !!state.pending || state.creating || state.dead || state.waiting || !state.synced;
+  msgActions.update({ busy });
 }
 
 function showComposerError(text, source = "") {
@@ -198,57 +244,26 @@ function clearSent(sent) {
   if (sent.images.length) attachments.forget(sent.images);
 }
 
-// ---------- sidebar ----------
+// ---------- sidebar, settings, downloads, context ----------
 
-function conversationLink(id) {
-  return id ? convList.querySelector(`a[data-id="${CSS.escape(id)}"]`) : null;
-}
+const tools = setupTools({
+  data,
+  picker,
+  currentId: () => state.conversationId,
+  onLeave: () => {
+    state.leaving = true;
+  },
+});
+const { sidebar, meter } = tools;
 
-function addConversation(id, url) {
-  const placeholder = convList.querySelector(".empty-list");
-  if (placeholder) placeholder.remove();
-  for (const a of convList.querySelectorAll("[aria-current]")) a.removeAttribute("aria-current");
-  const link = el("a", null, "New chat");
-  link.href = url;
-  link.dataset.id = id;
-  link.setAttribute("aria-current", "page");
-  const item = el("li");
-  item.append(link);
-  convList.prepend(item);
+function useConversation(url) {
+  state.conversationUrl = url;
+  tools.useConversation(url);
 }
 
 function setTitle(title) {
-  const link = conversationLink(state.conversationId);
-  if (link) {
-    link.textContent = title || "New chat";
-    convList.prepend(link.parentElement);
-  }
-  titleEl.textContent = title || "New chat";
-  document.title = title || "Chat";
+  tools.setTitle(state.conversationId, title);
 }
-
-function setSidebar(open, focusToggle) {
-  app.classList.toggle("sidebar-open", open);
-  mainEl.inert = open;
-  toggle.setAttribute("aria-expanded", String(open));
-  backdrop.hidden = !open;
-  if (open) {
-    const target = convList.querySelector("[aria-current]") || convList.querySelector("a") || $("sidebar").querySelector("button");
-    if (target) target.focus();
-  } else if (focusToggle) {
-    toggle.focus();
-  }
-}
-
-matchMedia("(max-width: 720px)").addEventListener("change", () => setSidebar(false));
-toggle.addEventListener("click", () => setSidebar(toggle.getAttribute("aria-expanded") !== "true"));
-backdrop.addEventListener("click", () => setSidebar(false, true));
-$("sidebar-close").addEventListener("click", () => setSidebar(false, true));
-document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && app.classList.contains("sidebar-open")) setSidebar(false, true);
-});
-
-$("new-chat").addEventListener("click", () => location.assign("/"));
 
 // ---------- models ----------
 
@@ -287,6 +302,10 @@ function resync() {
   if (!state.syncPending) sendSync();
 }
 
+function render(msg) {
+  return msgActions.decorate(renderFinal(msg), msg);
+}
+
 function put(msg) {
   if (msg.role === "assistant" && msg.status === "streaming") {
     const reply = new LiveReply(msg, null);
@@ -294,16 +313,33 @@ function put(msg) {
     place(msg.id, reply.article);
   } else {
     replies.delete(msg.id);
-    place(msg.id, renderFinal(msg));
+    place(msg.id, render(msg));
   }
+}
+
+// Regenerating or editing: the messages the new version takes the place of go.
+function removeReplaced(ids) {
+  let hadFocus = false;
+  for (const id of ids) {
+    const article = find(id);
+    if (article) {
+      hadFocus = hadFocus || article.contains(document.activeElement);
+      article.remove();
+    }
+    replies.delete(id);
+  }
+  if (hadFocus) input.focus();
 }
 
 function onHistory(frame) {
   state.syncPending = false;
   const following = stick;
+  const focus = document.activeElement;
+  const focusFree = !focus || focus === document.body || list.contains(focus);
   if (frame.reset) {
     list.replaceChildren();
     replies.clear();
+    earlier.afterReset((frame.messages || []).length);
   }
   for (const msg of frame.messages || []) {
     // A streaming reply already on screen is refreshed by the snapshot that follows.
@@ -312,28 +348,36 @@ function onHistory(frame) {
     put(msg);
     const lost = state.unconfirmed;
     if (lost && !known && msg.role === "user" && msg.content === lost.content) {
-      clearSent(lost);
+      if (lost.kind !== "edit") clearSent(lost);
       state.unconfirmed = null;
     }
   }
   state.unconfirmed = null;
   state.synced = true;
+  const refocus = state.refocus;
+  if (frame.reset) {
+    state.waiting = false;
+    state.refocus = null;
+    meter.update();
+  }
   refresh();
   flushPending();
   if (following) scrollToBottom();
+  // The list was replaced: focus goes back to the pager, or to the composer.
+  if (frame.reset && focusFree && !list.contains(document.activeElement)) {
+    if (!(refocus && msgActions.focusPager(refocus)) && focus && focus !== document.body) input.focus();
+  }
 }
 
 function onMessage(frame) {
   const msg = frame.message;
   put(msg);
   if ("title" in frame) setTitle(frame.title || "");
-  else {
-    const link = conversationLink(state.conversationId);
-    if (link) convList.prepend(link.parentElement);
-  }
+  sidebar.refreshSoon();
   const pending = state.pending;
   if (pending && frame.client_id === pending.clientId) {
-    clearSent(pending);
+    if (pending.kind === "edit") msgActions.editDone();
+    else clearSent(pending);
     state.pending = null;
     clearComposerError();
     structured.clearError();
@@ -346,6 +390,11 @@ function onMessage(frame) {
 
 function onReply(frame) {
   const msg = frame.message;
+  if (Array.isArray(frame.replaces) && frame.replaces.length) {
+    msgActions.noteReplaces(msg, frame.replaces);
+    removeReplaced(frame.replaces);
+  }
+  state.waiting = false;
   const reply = new LiveReply(msg, typeof frame.seq === "number" ? frame.seq : 0);
   replies.set(msg.id, reply);
   place(msg.id, reply.article);
@@ -384,13 +433,14 @@ function onDone(frame) {
   const article = find(msg.id);
   const hadFocus = article && article.contains(document.activeElement);
   replies.delete(msg.id);
-  place(msg.id, renderFinal(msg));
+  place(msg.id, render(msg));
   state.stopping = false;
   if (msg.status === "error") announce(msg.error || "The reply failed.");
   else if (DONE_TEXT[msg.status]) announce(DONE_TEXT[msg.status]);
   if (hadFocus) input.focus();
   refresh();
   follow();
+  meter.update();
 }
 
 function onError(frame) {
@@ -406,12 +456,32 @@ function onError(frame) {
     refresh();
     return;
   }
+  if (state.pending && state.pending.kind === "edit") msgActions.editFailed();
   state.pending = null;
+  state.waiting = false;
+  state.refocus = null;
   if (frame.code === "invalid_schema" && structured.open) {
     structured.showError(text); // an alert inside the panel
   } else {
     showComposerError(text);
   }
+  refresh();
+}
+
+function onTitle(frame) {
+  if (typeof frame.title === "string") setTitle(frame.title);
+}
+
+function onDeleted() {
+  state.deleted = true;
+  state.dead = true;
+  state.pending = null;
+  if (state.socket) state.socket.close();
+  connNotice.hidden = true;
+  if (!state.leaving) showBanner("gone", "This conversation was deleted.");
+  sidebar.remove(state.conversationId);
+  useConversation(null);
+  earlier.reset(null, false);
   refresh();
 }
 
@@ -423,6 +493,8 @@ const HANDLERS = {
   thinking: onDelta,
   done: onDone,
   error: onError,
+  title: onTitle,
+  deleted: onDeleted,
 };
 
 function openSocket() {
@@ -431,14 +503,19 @@ function openSocket() {
       connNotice.hidden = true;
       state.synced = false;
       if (state.pending && state.pending.sent) {
+        // An edit lost with the connection can be sent again from its form.
+        if (state.pending.kind === "edit") msgActions.editFailed();
         state.unconfirmed = state.pending;
         state.pending = null;
       }
       state.stopping = false;
+      state.waiting = false;
+      state.refocus = null;
       sendSync();
       refresh();
     },
     frame(frame) {
+      if (frame.type !== "pong") state.lastActivity = Date.now();
       const handler = HANDLERS[frame.type];
       if (handler) handler(frame);
     },
@@ -449,6 +526,7 @@ function openSocket() {
       connNotice.hidden = false;
     },
     fatal(code) {
+      if (state.deleted) return;
       connNotice.hidden = true;
       state.dead = true;
       state.pending = null;
@@ -470,6 +548,15 @@ function openSocket() {
     },
   });
 }
+
+// Frames can be lost in rare cases when several workers serve the socket.
+setInterval(() => {
+  if (!state.socket || !state.synced || state.dead) return;
+  if (!list.querySelector('article[data-status="streaming"]')) return;
+  if (Date.now() - state.lastActivity < STALL_MS) return;
+  state.lastActivity = Date.now();
+  sendSync();
+}, 5000);
 
 window.addEventListener("online", () => state.socket && state.socket.nudge());
 window.addEventListener("pagehide", () => state.socket && state.socket.close());
@@ -507,7 +594,9 @@ async function createConversation(model) {
     state.wsPath = body.ws_path;
     picker.conversationModel = model;
     history.replaceState(null, "", body.url);
-    addConversation(body.id, body.url);
+    sidebar.add({ id: body.id, title: "", url: body.url, pinned: false });
+    useConversation(body.url);
+    earlier.reset(`${body.url}messages/`, false);
     openSocket();
     return true;
   } catch {
@@ -522,7 +611,7 @@ async function createConversation(model) {
 function flushPending() {
   const pending = state.pending;
   if (!pending || pending.sent || !state.synced || !state.socket) return;
-  const frame = { type: "chat", content: pending.content, client_id: pending.clientId };
+  const frame = { type: pending.kind || "chat", content: pending.content, client_id: pending.clientId };
   if (pending.model) frame.model = pending.model;
   if (pending.images.length) frame.images = pending.images;
   if (pending.format !== undefined) frame.format = pending.format;
@@ -592,9 +681,14 @@ stopButton.addEventListener("click", () => {
 
 // ---------- start ----------
 
+useConversation(state.conversationUrl);
+earlier.reset(state.conversationUrl ? `${state.conversationUrl}messages/` : null, data.has_more);
 for (const msg of data.messages || []) put(msg);
 refresh();
 scrollToBottom();
 input.focus();
 loadModels();
 if (state.conversationId && state.wsPath) openSocket();
+meter.update();
+if (storeTimeZone()) sidebar.refresh();
+requestAnimationFrame(() => earlier.check());

@@ -1,5 +1,5 @@
 // Small DOM helpers shared by the chat modules: element creation, the polite
-// live region, banners, the clipboard and JSON requests with the CSRF token.
+// live region, banners, a passing notice, the clipboard, ids and JSON requests with the CSRF token.
 
 export function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -11,6 +11,25 @@ export function el(tag, className, text) {
 export function announce(text) {
   const live = document.getElementById("live");
   if (live) live.textContent = text;
+}
+
+// A short notice at the bottom of the page ("Settings saved."), gone after a few seconds.
+let toastTimer = 0;
+export function toast(text) {
+  const box = document.getElementById("toast");
+  if (!box) return;
+  box.textContent = text;
+  box.classList.add("shown");
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    box.classList.remove("shown");
+    box.textContent = "";
+  }, 4000);
+}
+
+// 4096 -> "4,096": the page is in English whatever the browser's locale.
+export function formatCount(value) {
+  return Number(value).toLocaleString("en-US");
 }
 
 function bannerHost() {
@@ -68,6 +87,16 @@ export async function copyText(text) {
   const ok = document.execCommand("copy");
   area.remove();
   if (!ok) throw new Error("copy failed");
+}
+
+// A random id for a message the tab sends (echoed back by the server).
+export function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 export function csrfToken() {
