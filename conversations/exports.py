@@ -173,7 +173,10 @@ def import_json(*, owner_id: int, raw: bytes) -> Conversation:
                 keep_alive=settings.keep_alive,
             )
             created: dict[str, Message] = {}
+            exchanges: dict[uuid.UUID, uuid.UUID] = {}  # the copy gets ids of its own
             for entry, fields, pictures in checked:
+                if "exchange" in fields:
+                    fields["exchange"] = exchanges.setdefault(fields["exchange"], uuid.uuid4())
                 reply_to = created.get(entry.get("reply_to") or "")
                 message = Message.objects.create(conversation=conversation, reply_to=reply_to, **fields)
                 created[str(entry.get("id"))] = message

@@ -190,11 +190,13 @@ def parse_message_id(value: Any) -> uuid.UUID:
         raise FrameError("invalid", "message_id must be a message id.") from None
 
 
-def reply_versions(exchanges: set[Any]) -> dict[Any, list[str]]:
-    """The reply ids of each exchange, oldest version first, in one query."""
+def reply_versions(conversation_id: Any, exchanges: set[Any]) -> dict[Any, list[str]]:
+    """The reply ids of each exchange of a conversation, oldest version first, in one query."""
     grouped: dict[Any, list[str]] = {}
     rows = (
-        Message.objects.filter(exchange__in=exchanges, role=Message.Role.ASSISTANT)
+        Message.objects.filter(
+            conversation_id=conversation_id, exchange__in=exchanges, role=Message.Role.ASSISTANT
+        )
         .order_by("version", "created_at")
         .values_list("exchange", "pk")
     )

@@ -160,7 +160,9 @@ def start_reply(
     payload = build_chat_request(conversation, before=reply)
     return StartedReply(
         user_message=None if mode == "regenerate" else message_data(question, images=images),
-        reply=message_data(reply, version_ids=reply_versions({reply.exchange})[reply.exchange]),
+        reply=message_data(
+            reply, version_ids=reply_versions(conversation.pk, {reply.exchange})[reply.exchange]
+        ),
         title=conversation.title,
         payload=payload,
         replaced=replaced,
@@ -222,7 +224,9 @@ def finish_reply(
         message.structured = evaluate(content, message.format)
     message.save()
     Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
-    return message_data(message, version_ids=reply_versions({message.exchange})[message.exchange])
+    return message_data(
+        message, version_ids=reply_versions(message.conversation_id, {message.exchange})[message.exchange]
+    )
 
 
 def streaming_reply_id(*, conversation_id: uuid.UUID) -> uuid.UUID | None:

@@ -14,8 +14,11 @@ PAGE_SIZE = 50
 
 def serialize(messages: list[Message]) -> list[MessageData]:
     """Messages as frames carry them, with their reply versions, in two queries at most."""
+    if not messages:
+        return []
     versions = reply_versions(
-        {message.exchange for message in messages if message.role == Message.Role.ASSISTANT}
+        messages[0].conversation_id,
+        {message.exchange for message in messages if message.role == Message.Role.ASSISTANT},
     )
     return [message_data(message, version_ids=versions.get(message.exchange)) for message in messages]
 

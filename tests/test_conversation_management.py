@@ -446,6 +446,10 @@ def test_export_and_import_round_trip_with_byte_identical_images(alice, bob, con
         ("assistant", "**Blue**", 2),
     ]
     assert messages[1].reply_to == messages[0]
+    # The copy's versions are its own: a regenerated copy never lists the original's replies.
+    original = Message.objects.get(conversation=conversation, role="assistant")
+    assert messages[1].exchange != original.exchange
+    assert copy_page_versions(other, copy) == [[str(messages[1].pk)]]
     imported = messages[0].images.get()
     with imported.file.open("rb") as handle:
         assert imported.owner == bob and handle.read() == png("blue")
@@ -457,6 +461,11 @@ def test_export_and_import_round_trip_with_byte_identical_images(alice, bob, con
     assert "conversation.json" in names
     assert archive.read(next(n for n in names if n.startswith("images/"))) == png("blue")
     assert other.get(f"/c/{conversation.pk}/export.json").status_code == 404
+
+
+def copy_page_versions(client: Client, conversation: Conversation) -> list[list[str]]:
+    page = client.get(f"/c/{conversation.pk}/").context["page_data"]
+    return [m["version_ids"] for m in page["messages"] if m["role"] == "assistant"]
 
 
 @pytest.mark.django_db
