@@ -221,3 +221,12 @@ def test_a_new_chat_starts_on_the_users_default_model(client, alice):
     assert client.get("/").context["page_data"]["model"] is None
     Preferences.objects.create(user=alice, model="llava:7b")
     assert client.get("/").context["page_data"]["model"] == "llava:7b"
+
+
+def test_the_chat_page_links_to_the_models_page_and_staff_to_the_admin(client, alice):
+    client.force_login(alice)
+    page = client.get("/").content.decode()
+    assert 'href="/models/"' in page and 'href="/admin/"' not in page
+    alice.is_staff = True
+    alice.save()
+    assert 'href="/admin/"' in client.get("/").content.decode()
