@@ -8,7 +8,7 @@ DEMO_OLLAMA_PORT ?= 11435
 SCALEOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chat
 SCALEOUT_REDIS_URL ?= redis://127.0.0.1:6379/9
 
-.PHONY: run test test-scaleout demo lint format clean
+.PHONY: run test test-scaleout demo lint format clean bench
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ demo: $(VENV)/.runtime
 	$(BIN)/python -m tests.fake_ollama --port $(DEMO_OLLAMA_PORT) & \
 	trap "kill $$!" EXIT; \
 	OLLAMA_HOST=http://127.0.0.1:$(DEMO_OLLAMA_PORT) $(MAKE) run
+
+# The app against the fake Ollama server next to direct clients; the table goes into docs/performance.md.
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench.run --output docs/performance.md
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .

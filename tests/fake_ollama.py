@@ -612,10 +612,15 @@ def main() -> None:
     parser.add_argument(
         "--backlog", type=int, default=None, help="listen backlog, for many connections opened at once"
     )
+    parser.add_argument(
+        "--nodelay", action="store_true", help="send each line at once (TCP_NODELAY), as Ollama's server does"
+    )
     args = parser.parse_args()
     fake = FakeOllama(args.host, args.port, default_delay=args.delay, pull_delay=args.pull_delay)
     if args.backlog:
         fake._server.socket.listen(args.backlog)
+    if args.nodelay:
+        fake._server.RequestHandlerClass.disable_nagle_algorithm = True
     if args.tokens is not None:
         tokens = [args.token_text] * max(args.tokens, 1)
         fake._default_script = lambda request: Script(tokens=list(tokens), delay=fake.default_delay)
