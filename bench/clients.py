@@ -17,9 +17,11 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from conversations.ollama import POOL_LIMITS
+
 MODEL = "llama3.2"
 # As conversations/ollama.py sets up its shared client.
-APP_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=50)
+APP_LIMITS = POOL_LIMITS  # the app's own pool limits, so the direct client matches it
 
 
 def frame_bytes(text: str) -> int:

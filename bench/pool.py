@@ -1,7 +1,7 @@
 """What starting a stream costs in an httpx pool shared by many concurrent streams, and what it keeps alive.
 
 The app keeps one httpx.AsyncClient per process (conversations/ollama.py,
-OllamaClient.__init__: max_connections=1000, max_keepalive_connections=50) and
+POOL_LIMITS: no connection limit, up to 256 kept alive) and
 every streaming reply holds one of its connections. Here a client configured
 the same way, in this process, starts `k` streams at once against the fake
 server, whose streams send one line and then stay silent for half a second: the CPU

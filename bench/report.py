@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.stats import percentile
+from conversations.ollama import POOL_LIMITS
 
 # Every row the table has, in order; tests/test_benchmark.py checks that a run prints them all.
 LABELS = {
@@ -214,7 +215,7 @@ def build_rows(
     keep = pool["keepalive"]
     parts.append(
         f"{keep['short']} streams ending while {keep['long']} run: {keep['idle_kept']} connections kept for reuse "
-        f"(limit 50)"
+        f"(limit {POOL_LIMITS.max_keepalive_connections})"
     )
     rows.append(Row(LABELS["pool"], "; ".join(parts), "—", "—", "—", None))
     return rows

@@ -124,7 +124,11 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # The default capacity (100 events a channel) drops frames silently when a
+    # tab falls behind during a burst of replies; a reply's frames are small.
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "chatsite.layers.ThrottledInMemoryChannelLayer", "CONFIG": {"capacity": 2000}}
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -107,7 +108,20 @@ class ConversationAdmin(admin.ModelAdmin):
     show_full_result_count = False  # one COUNT less per page on large tables
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
-        return super().get_queryset(request).annotate(number_of_messages=Count("messages"))
+        # A correlated subquery, not a JOIN + GROUP BY: the changelist's other
+        # queries (date hierarchy, filter choices, counts) then never touch messages.
+        count = (
+            Message.objects.filter(conversation=OuterRef("pk"))
+            .order_by()
+            .values("conversation")
+            .annotate(total=Count("pk"))
+            .values("total")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(number_of_messages=Coalesce(Subquery(count, output_field=IntegerField()), 0))
+        )
 
     @admin.display(description="Messages", ordering="number_of_messages")
     def message_count(self, conversation: Conversation) -> int:

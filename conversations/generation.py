@@ -9,6 +9,7 @@ Only this module sends reply events to groups.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -35,6 +36,20 @@ HEARTBEAT_INTERVALS = 5
 STALE_INTERVALS = 15
 # Replies started by this process and still running, by conversation id.
 _running: dict[uuid.UUID, Generation | None] = {}
+
+
+# When many replies stream in one process, frames (not tokens) are what cost CPU:
+# the interval between a reply's frames grows so the process sends at most about
+# this many frames a second in all, up to MAX_FRAME_SECONDS (a gap people still
+# read as smooth).
+FRAMES_PER_SECOND_PER_PROCESS = 1500
+MAX_FRAME_SECONDS = 0.125
+
+
+def frame_interval() -> float:
+    return min(
+        max(settings.REPLY_FRAME_SECONDS, len(_running) / FRAMES_PER_SECOND_PER_PROCESS), MAX_FRAME_SECONDS
+    )
 
 
 def is_alive(message: Message) -> bool:
@@ -195,6 +210,7 @@ class Generation:
         self.stats: dict[str, Any] = {}
         self.stop_requested = False
         self.received = asyncio.Event()
+        self.finished = asyncio.Event()  # set with reading_done, to cut the frame pause short
         self.reading_done = False
         self._stream_task: asyncio.Task[None] | None = None
 
@@ -225,6 +241,7 @@ class Generation:
         finally:
             self.reading_done = True
             self.received.set()
+            self.finished.set()
             await asyncio.shield(publisher)
             checkpoints.cancel()
             # The listener is told to stop rather than cancelled: cancelling a
@@ -285,7 +302,9 @@ class Generation:
                 # reader has stopped now, so this flush is the last one.
                 await self._flush()
                 return
-            await asyncio.sleep(settings.REPLY_FRAME_SECONDS)
+            # Wait out the frame interval, but not past the end of the reply.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.finished.wait(), frame_interval())
 
     async def _flush(self) -> None:
         for kind, pending, published in (

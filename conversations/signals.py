@@ -1,5 +1,9 @@
-"""An image's files go when its row goes (deleting a conversation deletes them too)."""
+"""Signal receivers: an image's files go with its row; SQLite keeps its WAL between uses."""
 
+import sqlite3
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
@@ -10,3 +14,20 @@ from conversations.models import Image
 @receiver(post_delete, sender=Image)
 def remove_image_files(sender: type[Image], instance: Image, **kwargs: object) -> None:
     delete_files(instance)
+
+
+# Connections are closed after each use (see settings._database). With SQLite in
+# WAL mode, closing the *last* connection checkpoints and deletes the WAL, with
+# several fsyncs, on every reply. One idle connection per database file, held for
+# the life of the process, keeps the WAL in place; ordinary autocheckpoints go on.
+_sqlite_anchors: dict[str, sqlite3.Connection] = {}
+
+
+@receiver(connection_created)
+def keep_sqlite_wal_open(sender: object, connection: BaseDatabaseWrapper, **kwargs: object) -> None:
+    if connection.vendor != "sqlite":
+        return
+    name = str(connection.settings_dict["NAME"])
+    if name in _sqlite_anchors or connection.is_in_memory_db():
+        return
+    _sqlite_anchors[name] = sqlite3.connect(name, check_same_thread=False)
