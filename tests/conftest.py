@@ -138,3 +138,9 @@ async def wait_for(predicate, timeout: float = 5.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last: Playwright's sync API keeps an event loop running
+    in the main thread for the rest of the session, where async tests cannot run."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
