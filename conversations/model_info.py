@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -55,3 +56,26 @@ def context_length(info: dict[str, Any]) -> int | None:
     architecture = model_info.get("general.architecture")
     value = model_info.get(f"{architecture}.context_length") if architecture else None
     return int(value) if isinstance(value, int | float) else None
+
+
+async def installed(client: OllamaClient) -> list[dict[str, Any]]:
+    """The installed models (/api/tags, never cached, so a finished pull shows at once),
+    each with its capabilities, sorted by name."""
+    models = await client.list_models()
+    found = await asyncio.gather(*(capabilities(client, model.get("name", "")) for model in models))
+    entries = []
+    for model, can in zip(models, found, strict=True):
+        details = model.get("details") or {}
+        entries.append(
+            {
+                "name": model.get("name") or model.get("model") or "",
+                "size": model.get("size"),
+                "modified_at": model.get("modified_at") or "",
+                "digest": model.get("digest") or "",
+                "family": details.get("family") or "",
+                "parameter_size": details.get("parameter_size") or "",
+                "quantization": details.get("quantization_level") or "",
+                "capabilities": can,
+            }
+        )
+    return sorted(entries, key=lambda entry: entry["name"])

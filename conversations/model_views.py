@@ -5,7 +5,6 @@ Pulls go over the models socket (model_consumers.py) because they outlive reques
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -17,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import model_info
-from conversations.ollama import OllamaError, get_client
+from conversations.ollama import OllamaClient, OllamaError, get_client
 from conversations.protocol import MODEL_NAME
 
 
@@ -108,30 +107,10 @@ async def installed(request: HttpRequest) -> JsonResponse:
         await _user(request)
     except Refused as refused:
         return refused.response
-    client = get_client()
     try:
-        models = await client.list_models()  # never cached: a finished pull shows at once
-        capabilities = await asyncio.gather(
-            *(model_info.capabilities(client, model.get("name", "")) for model in models)
-        )
+        return JsonResponse({"models": await model_info.installed(get_client())})
     except OllamaError as exc:
         return _ollama_failed(exc)
-    entries = [_installed_entry(model, caps) for model, caps in zip(models, capabilities, strict=True)]
-    return JsonResponse({"models": sorted(entries, key=lambda entry: entry["name"])})
-
-
-def _installed_entry(model: dict[str, Any], capabilities: list[str]) -> dict[str, Any]:
-    details = model.get("details") or {}
-    return {
-        "name": model.get("name") or model.get("model") or "",
-        "size": model.get("size"),
-        "modified_at": model.get("modified_at") or "",
-        "digest": model.get("digest") or "",
-        "family": details.get("family") or "",
-        "parameter_size": details.get("parameter_size") or "",
-        "quantization": details.get("quantization_level") or "",
-        "capabilities": capabilities,
-    }
 
 
 @require_GET
@@ -176,7 +155,7 @@ async def details(request: HttpRequest) -> JsonResponse:
         {
             "name": name,
             "capabilities": model_info.capabilities_of(info),
-            "context_length": _context_length(info),
+            "context_length": model_info.context_length(info),
             "parameters": info.get("parameters") or "",
             "template": info.get("template") or "",
             "system": info.get("system") or "",
@@ -186,42 +165,32 @@ async def details(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _context_length(info: dict[str, Any]) -> int | None:
-    facts = info.get("model_info") or {}
-    length = facts.get(f"{facts.get('general.architecture')}.context_length")
-    return length if isinstance(length, int) else None
-
-
 # Changing -------------------------------------------------------------------
+
+
+async def _change_loaded(request: HttpRequest, change: Any) -> JsonResponse:
+    """Load or unload a model (any signed-in user); answers with the running models."""
+    try:
+        await _user(request)
+        name = _model_name(_body(request).get("model"))
+    except Refused as refused:
+        return refused.response
+    try:
+        await change(get_client(), name)
+        return JsonResponse({"running": await _running_entries()})
+    except OllamaError as exc:
+        return _ollama_failed(exc, name)
 
 
 @require_POST
 async def load(request: HttpRequest) -> JsonResponse:
-    """Warm a model into memory; answers with the running models."""
-    try:
-        await _user(request)
-        name = _model_name(_body(request).get("model"))
-    except Refused as refused:
-        return refused.response
-    try:
-        await get_client().load(name)
-        return JsonResponse({"running": await _running_entries()})
-    except OllamaError as exc:
-        return _ollama_failed(exc, name)
+    """Warm a model into memory."""
+    return await _change_loaded(request, OllamaClient.load)
 
 
 @require_POST
 async def unload(request: HttpRequest) -> JsonResponse:
-    try:
-        await _user(request)
-        name = _model_name(_body(request).get("model"))
-    except Refused as refused:
-        return refused.response
-    try:
-        await get_client().unload(name)
-        return JsonResponse({"running": await _running_entries()})
-    except OllamaError as exc:
-        return _ollama_failed(exc, name)
+    return await _change_loaded(request, OllamaClient.unload)
 
 
 @require_POST

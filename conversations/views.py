@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
@@ -127,31 +126,13 @@ async def models(request: HttpRequest) -> JsonResponse:
     user = await request.auser()
     if not user.is_authenticated:  # async views: check here as well
         return JsonResponse({"error": "Sign in first."}, status=401)
-    client = get_client()
     try:
-        installed = await client.list_models()
-        capabilities = await asyncio.gather(
-            *(model_info.capabilities(client, model.get("name", "")) for model in installed)
-        )
+        return JsonResponse({"models": await model_info.installed(get_client())})
     except OllamaError as exc:
         return JsonResponse(
             {"error": {"code": exc.kind, "message": exc.message}, "host": settings.OLLAMA_HOST},
             status=502,
         )
-    entries = [_model_entry(model, caps) for model, caps in zip(installed, capabilities, strict=True)]
-    return JsonResponse({"models": sorted(entries, key=lambda entry: entry["name"])})
-
-
-def _model_entry(model: dict, capabilities: list[str]) -> dict:
-    details = model.get("details") or {}
-    return {
-        "name": model.get("name") or model.get("model") or "",
-        "size": model.get("size"),
-        "family": details.get("family") or "",
-        "parameter_size": details.get("parameter_size") or "",
-        "quantization": details.get("quantization_level") or "",
-        "capabilities": capabilities,
-    }
 
 
 @require_POST

@@ -91,14 +91,29 @@ def test_conversations_are_grouped_by_date_with_pinned_first():
 
 @pytest.mark.django_db
 def test_the_sidebar_follows_the_browsers_time_zone(alice):
+    # A moment whose day differs between UTC and the browser's zone. Which zone
+    # shows it depends on the hour now, so both halves of the day are covered.
+    now = timezone.now()
+    midnight_utc = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if now.hour < 10:  # still today in Kiritimati (UTC+14)
+        moment, zone, expected = (
+            midnight_utc - timedelta(minutes=30),
+            "Pacific/Kiritimati",
+            ("Yesterday", "Today"),
+        )
+    else:  # already today in Honolulu (UTC-10)
+        moment, zone, expected = (
+            midnight_utc + timedelta(minutes=30),
+            "Pacific/Honolulu",
+            ("Today", "Yesterday"),
+        )
     conversation = Conversation.objects.create(owner=alice, title="Late")
-    late_evening_utc = timezone.now().replace(hour=23, minute=30) - timedelta(days=1)
-    Conversation.objects.filter(pk=conversation.pk).update(updated_at=late_evening_utc)
+    Conversation.objects.filter(pk=conversation.pk).update(updated_at=moment)
     client = signed_in(alice)
     utc = client.get("/c/").json()["groups"][0]["label"]
-    client.cookies["tz"] = "Pacific/Kiritimati"  # UTC+14: already the next day there
-    ahead = client.get("/c/").json()["groups"][0]["label"]
-    assert (utc, ahead) in {("Yesterday", "Today"), ("Today", "Today")}
+    client.cookies["tz"] = zone
+    in_zone = client.get("/c/").json()["groups"][0]["label"]
+    assert (utc, in_zone) == expected
     client.cookies["tz"] = "Not/AZone"
     assert client.get("/c/").status_code == 200
 

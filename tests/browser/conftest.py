@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, expect, sync_playwright
 
 from tests.fake_ollama import FakeOllama, Recorded
 
@@ -305,3 +305,22 @@ def signed_in_page(page: Page, live_server_url: str) -> Page:
     sign_up(page, live_server_url)
     choose_model(page)
     return page
+
+
+# What the page shows --------------------------------------------------------
+
+
+def message_box(page: Page) -> Locator:
+    return page.get_by_role("textbox", name="Message", exact=True)
+
+
+def user_articles(page: Page) -> Locator:
+    return page.locator('[aria-label="Messages"] article[data-role="user"]')
+
+
+def assistant_articles(page: Page) -> Locator:
+    return page.locator('[aria-label="Messages"] article[data-role="assistant"]')
+
+
+def content(article: Locator) -> Locator:
+    return article.locator(".content")

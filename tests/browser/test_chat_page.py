@@ -8,7 +8,16 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.browser.conftest import MODEL, choose_model, reply_requests, sign_up
+from tests.browser.conftest import (
+    MODEL,
+    assistant_articles,
+    choose_model,
+    content,
+    message_box,
+    reply_requests,
+    sign_up,
+    user_articles,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -18,24 +27,8 @@ CONVERSATION_PATH = re.compile(r"/c/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 # Helpers -------------------------------------------------------------------
 
 
-def message_box(page: Page) -> Locator:
-    return page.get_by_role("textbox", name="Message", exact=True)
-
-
 def message_list(page: Page) -> Locator:
     return page.locator('[aria-label="Messages"]')
-
-
-def user_articles(page: Page) -> Locator:
-    return message_list(page).locator('article[data-role="user"]')
-
-
-def assistant_articles(page: Page) -> Locator:
-    return message_list(page).locator('article[data-role="assistant"]')
-
-
-def content(article: Locator) -> Locator:
-    return article.locator(".content")
 
 
 def send_message(page: Page, text: str) -> None:

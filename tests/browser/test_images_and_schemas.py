@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import MODEL
+from tests.browser.conftest import MODEL, assistant_articles, message_box, user_articles
 
 pytestmark = pytest.mark.browser
 
@@ -30,18 +30,6 @@ def png(tmp_path: Path, name: str = "red.png", color: tuple[int, int, int] = (20
     path = tmp_path / name
     Image.new("RGB", (48, 32), color).save(path, format="PNG")
     return path
-
-
-def message_box(page: Page) -> Locator:
-    return page.get_by_role("textbox", name="Message", exact=True)
-
-
-def user_articles(page: Page) -> Locator:
-    return page.locator('[aria-label="Messages"] article[data-role="user"]')
-
-
-def assistant_articles(page: Page) -> Locator:
-    return page.locator('[aria-label="Messages"] article[data-role="assistant"]')
 
 
 def attached(page: Page) -> Locator:

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import MODEL, reply_requests
+from tests.browser.conftest import (
+    MODEL,
+    assistant_articles,
+    content,
+    message_box,
+    reply_requests,
+    user_articles,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -20,22 +27,6 @@ CONVERSATION_PATH = re.compile(r"/c/[0-9a-f-]{36}/$")
 
 
 # Helpers -------------------------------------------------------------------
-
-
-def message_box(page: Page) -> Locator:
-    return page.get_by_role("textbox", name="Message", exact=True)
-
-
-def user_articles(page: Page) -> Locator:
-    return page.locator('[aria-label="Messages"] article[data-role="user"]')
-
-
-def assistant_articles(page: Page) -> Locator:
-    return page.locator('[aria-label="Messages"] article[data-role="assistant"]')
-
-
-def content(article: Locator) -> Locator:
-    return article.locator(".content")
 
 
 def sidebar(page: Page) -> Locator:
