@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -80,7 +81,7 @@ def parse_ollama_host(value: str | None) -> str:
         if scheme not in ("http", "https"):
             raise ImproperlyConfigured(f"OLLAMA_HOST must use http or https, got {value!r}")
         default_port = 443 if scheme == "https" else 80
-    parts = urlsplit(f"{scheme}://{rest}")
+    parts = urlsplit(f"{scheme}://{_bracket_bare_ipv6(rest)}")
     try:
         port = parts.port or default_port
     except ValueError:
@@ -94,6 +95,18 @@ def parse_ollama_host(value: str | None) -> str:
         hostname = f"[{hostname}]"
     path = parts.path.rstrip("/")
     return f"{scheme}://{hostname}:{port}{path}"
+
+
+def _bracket_bare_ipv6(rest: str) -> str:
+    """`::1` or `fe80::1/path` → `[::1]`, `[fe80::1]/path`: an IPv6 address without brackets has no port."""
+    address, slash, path = rest.partition("/")
+    if address.count(":") < 2 or address.startswith("["):
+        return rest
+    try:
+        ipaddress.IPv6Address(address)
+    except ValueError:
+        return rest
+    return f"[{address}]{slash}{path}"
 
 
 def load_secret_key(data_dir: Path) -> str:

@@ -92,9 +92,12 @@ TEMPLATES = [
 
 
 def _database(url: str) -> dict:
-    # Django keeps one connection per async context (every socket, every reply
-    # task), so connections are closed after each use rather than kept: on
-    # PostgreSQL they go back to a pool, on SQLite opening one is cheap.
+    # Django opens a connection per thread. An HTTP request runs in a thread of
+    # its own under ASGI, so its connection is closed when it ends (on PostgreSQL
+    # it goes back to a pool). Socket and reply work all runs in one database
+    # thread: on SQLite that thread keeps its connection, since opening one per
+    # call (with its PRAGMAs and functions) cost more than the call itself; see
+    # conversations/signals.py for the request side.
     config = dj_database_url.parse(url, conn_max_age=0)
     if config["ENGINE"] == "django.db.backends.postgresql":
         config["OPTIONS"] = {
@@ -104,6 +107,7 @@ def _database(url: str) -> dict:
         # Many writers at once (one per streaming reply): WAL lets readers go on,
         # IMMEDIATE takes the write lock up front instead of failing half-way,
         # and the timeout makes writers queue instead of raising "locked".
+        config["CONN_MAX_AGE"] = None
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,

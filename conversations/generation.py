@@ -44,6 +44,10 @@ _running: dict[uuid.UUID, Generation | None] = {}
 # read as smooth).
 FRAMES_PER_SECOND_PER_PROCESS = 1500
 MAX_FRAME_SECONDS = 0.125
+# A chunk that took longer than this to come came from a fresh read of the
+# socket (Ollama sends one chunk per token); reading costs far more than the
+# chunk itself, so the reader then rests for a frame interval (see _read).
+TRICKLE_SECONDS = 0.002
 
 
 def frame_interval() -> float:
@@ -98,6 +102,42 @@ async def _sweep_forever() -> None:
             logger.exception("Sweeping dead replies failed")
 
 
+_checkpointers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _ensure_checkpointer() -> None:
+    loop = asyncio.get_running_loop()
+    task = _checkpointers.get(loop)
+    if task is None or task.done():
+        _checkpointers[loop] = loop.create_task(_checkpoint_while_replying(), name="reply-checkpoints")
+
+
+async def _checkpoint_while_replying() -> None:
+    """Save the partial text of every reply this process runs, in one statement a second.
+
+    One write for all replies, rather than one per reply: with many replies at
+    once, per-reply writes queue on the single database thread and delay the
+    start of new replies.
+    """
+    while _running:
+        await asyncio.sleep(settings.REPLY_CHECKPOINT_SECONDS)
+        now = time.monotonic()
+        texts = {}
+        for generation in list(_running.values()):
+            if generation is not None and not generation.reading_done:
+                text = generation.checkpoint_text(now)
+                if text is not None:
+                    texts[generation.reply_id] = text
+        if not texts:
+            continue
+        try:
+            await database_sync_to_async(replies.checkpoint_replies)(texts=texts)
+        except Exception:  # the final save still comes; the next checkpoint may succeed
+            logger.exception("Saving the partial text of %d replies failed", len(texts))
+
+
 async def start(
     *,
     conversation_id: uuid.UUID,
@@ -132,6 +172,7 @@ async def start(
     except BaseException:
         _running.pop(conversation_id, None)
         raise
+    await events.announce_interrupted(started.interrupted)
     layer = get_channel_layer()
     group = events.conversation_group(conversation_id)
     if started.user_message is not None:
@@ -150,6 +191,7 @@ async def start(
     generation = Generation(conversation_id=conversation_id, reply=started.reply, payload=started.payload)
     _running[conversation_id] = generation
     generation.task = asyncio.create_task(generation.run(), name=f"reply-{started.reply['id']}")
+    _ensure_checkpointer()
 
 
 async def _check_vision(conversation_id: uuid.UUID, model: str) -> None:
@@ -173,6 +215,22 @@ async def _check_vision(conversation_id: uuid.UUID, model: str) -> None:
         " Pull a vision model first, for example `ollama pull llava`."
     )  # fmt: skip
     raise replies.ReplyRefused("model_cannot_see", f"{model} cannot see images.{hint}")
+
+
+async def _without_images_for_blind_model(payload: dict[str, Any]) -> dict[str, Any]:
+    """Earlier images are left out for a model that cannot see (after a switch of model):
+    Ollama fails on them, and the text of the conversation still makes sense."""
+    if not any("images" in message for message in payload["messages"]):
+        return payload
+    try:
+        if "vision" in await model_info.capabilities(get_client(), payload["model"]):
+            return payload
+    except OllamaError:
+        return payload  # the reply itself will report Ollama's state
+    messages = [
+        {key: value for key, value in message.items() if key != "images"} for message in payload["messages"]
+    ]
+    return {**payload, "messages": messages}
 
 
 async def generate_title(conversation_id: uuid.UUID) -> None:
@@ -213,6 +271,9 @@ class Generation:
         self.finished = asyncio.Event()  # set with reading_done, to cut the frame pause short
         self.reading_done = False
         self._stream_task: asyncio.Task[None] | None = None
+        # What the last checkpoint saved, and when (time.monotonic()).
+        self.saved_length = 0
+        self.saved_at = time.monotonic()
 
     # The reply's life -------------------------------------------------------
 
@@ -220,42 +281,75 @@ class Generation:
         control = await self.layer.new_channel()
         await self.layer.group_add(events.control_group(self.conversation_id), control)
         listener = asyncio.create_task(self._listen(control))
-        checkpoints = asyncio.create_task(self._checkpoint_loop())
         publisher = asyncio.create_task(self._publish_loop())
-        status, error = Message.Status.COMPLETE, None
+        status, error = await self._stream()
+        message: MessageData | None = None
         try:
-            self._stream_task = asyncio.create_task(self._read())
-            await self._stream_task
-        except asyncio.CancelledError:
-            if self.stop_requested and not _being_cancelled():
-                status = Message.Status.STOPPED
-            else:  # the process is shutting down: save what there is, then go
-                status = Message.Status.INTERRUPTED
-                error = OllamaError("upstream", "The server stopped while this reply was being written.")
-        except OllamaError as exc:
-            status, error = Message.Status.ERROR, exc
-        except Exception as exc:  # never leave a reply "streaming" behind
-            logger.exception("Reply %s failed", self.reply_id)
-            status = Message.Status.ERROR
-            error = OllamaError("upstream", f"The reply failed: {exc}")
-        finally:
             self.reading_done = True
             self.received.set()
             self.finished.set()
             await asyncio.shield(publisher)
-            checkpoints.cancel()
             # The listener is told to stop rather than cancelled: cancelling a
             # receive on channels-redis can drop a message it already took off
             # Redis for another channel of this process (a socket's frame).
             await self.layer.send(control, {"type": "reply.finished"})
             await listener
-            await self._finish(status, error)
-            await self.layer.group_discard(events.control_group(self.conversation_id), control)
+            message = await database_sync_to_async(replies.finish_reply)(
+                message_id=self.reply_id,
+                content="".join(self.content + self.pending_content),
+                thinking="".join(self.thinking + self.pending_thinking),
+                status=status,
+                error=error.message if error else "",
+                stats=self.stats,
+            )
+        except Exception:
+            logger.exception("Saving reply %s failed", self.reply_id)
+            status, error = Message.Status.ERROR, OllamaError("upstream", "The reply could not be saved.")
+            await self._save_as_failed(error)
+        finally:
+            # Whatever happened, the conversation takes new questions from here on.
             if _running.get(self.conversation_id) is self:
                 del _running[self.conversation_id]
+            await self.layer.group_discard(events.control_group(self.conversation_id), control)
+        await self._announce(message, status, error)
+
+    async def _save_as_failed(self, error: OllamaError) -> None:
+        """The plainest save there is; if even that fails, the sweeper marks the reply
+        interrupted once its checkpoints have stopped."""
+        try:
+            await database_sync_to_async(replies.mark_failed)(
+                message_id=self.reply_id,
+                content="".join(self.content + self.pending_content),
+                thinking="".join(self.thinking + self.pending_thinking),
+                error=error.message,
+            )
+        except Exception:
+            logger.exception("Marking reply %s as failed failed too", self.reply_id)
+
+    async def _stream(self) -> tuple[str, OllamaError | None]:
+        """Read the reply to its end; how that went decides the status it is saved with."""
+        try:
+            self._stream_task = asyncio.create_task(self._read())
+            await self._stream_task
+        except asyncio.CancelledError:
+            if self.stop_requested and not _being_cancelled():
+                return Message.Status.STOPPED, None
+            # The process is shutting down: save what there is, then go.
+            return Message.Status.INTERRUPTED, OllamaError(
+                "upstream", "The server stopped while this reply was being written."
+            )
+        except OllamaError as exc:
+            return Message.Status.ERROR, exc
+        except Exception as exc:  # never leave a reply "streaming" behind
+            logger.exception("Reply %s failed", self.reply_id)
+            return Message.Status.ERROR, OllamaError("upstream", f"The reply failed: {exc}")
+        return Message.Status.COMPLETE, None
 
     async def _read(self) -> None:
-        async for chunk in get_client().stream_chat(self.payload):
+        loop = asyncio.get_running_loop()
+        waiting_since = loop.time()
+        payload = await _without_images_for_blind_model(self.payload)
+        async for chunk in get_client().stream_chat(payload):
             if chunk.thinking:
                 self.pending_thinking.append(chunk.thinking)
             if chunk.content:
@@ -264,16 +358,15 @@ class Generation:
                 self.stats = chunk.stats
             if chunk.thinking or chunk.content:
                 self.received.set()
+            now = loop.time()
+            if now - waiting_since > TRICKLE_SECONDS and not chunk.done:
+                # Tokens trickle in, each in its own read of the socket: rest for a
+                # frame interval, so the next read takes all that came meanwhile.
+                await asyncio.sleep(frame_interval())
+                now = loop.time()
+            waiting_since = now
 
-    async def _finish(self, status: str, error: OllamaError | None) -> None:
-        message = await database_sync_to_async(replies.finish_reply)(
-            message_id=self.reply_id,
-            content="".join(self.content + self.pending_content),
-            thinking="".join(self.thinking + self.pending_thinking),
-            status=status,
-            error=error.message if error else "",
-            stats=self.stats,
-        )
+    async def _announce(self, message: MessageData | None, status: str, error: OllamaError | None) -> None:
         if error is not None and status == Message.Status.ERROR:
             await self.layer.group_send(
                 self.group,
@@ -284,7 +377,7 @@ class Generation:
                     "message_id": str(self.reply_id),
                 },
             )
-        if message is None:  # the conversation was deleted meanwhile
+        if message is None:  # not saved, or the conversation was deleted meanwhile
             return
         await self.layer.group_send(self.group, {"type": "reply.done", "message": message})
         if status == Message.Status.COMPLETE and settings.GENERATE_TITLES:
@@ -330,22 +423,14 @@ class Generation:
 
     # Saving the partial text, and the heartbeat that shows a writer is alive --
 
-    async def _checkpoint_loop(self) -> None:
-        interval = settings.REPLY_CHECKPOINT_SECONDS
-        saved_length = 0
-        last_save = time.monotonic()
-        while True:
-            await asyncio.sleep(interval)
-            length = sum(map(len, self.content)) + sum(map(len, self.thinking))
-            # Save when the text grew; otherwise only now and then, as a heartbeat.
-            if length == saved_length and time.monotonic() - last_save < interval * HEARTBEAT_INTERVALS:
-                continue
-            await database_sync_to_async(replies.checkpoint_reply)(
-                message_id=self.reply_id,
-                content="".join(self.content),
-                thinking="".join(self.thinking),
-            )
-            saved_length, last_save = length, time.monotonic()
+    def checkpoint_text(self, now: float) -> tuple[str, str] | None:
+        """The text to save now, if it grew since the last save or a heartbeat is due."""
+        length = sum(map(len, self.content)) + sum(map(len, self.thinking))
+        heartbeat_due = now - self.saved_at >= settings.REPLY_CHECKPOINT_SECONDS * HEARTBEAT_INTERVALS
+        if length == self.saved_length and not heartbeat_due:
+            return None
+        self.saved_length, self.saved_at = length, now
+        return "".join(self.content), "".join(self.thinking)
 
     # Requests from sockets, possibly on other workers ---------------------
 

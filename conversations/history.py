@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 from conversations.images import base64_for_ollama, images_by_message
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Image, Message
 from conversations.options import keep_alive_for_ollama
 
 
@@ -22,11 +24,12 @@ def build_chat_messages(conversation: Conversation, *, before: Message) -> list[
         conversation.messages.filter(active=True, created_at__lt=before.created_at)
         .exclude(status=Message.Status.ERROR)
         .exclude(status=Message.Status.STREAMING)
+        .annotate(has_images=Exists(Image.objects.filter(message=OuterRef("pk"))))
         .order_by("created_at", "id")
-        .values_list("id", "role", "content")
+        .values_list("id", "role", "content", "has_images")
     )
-    images = images_by_message(message_id for message_id, role, _ in earlier if role == Message.Role.USER)
-    for message_id, role, content in earlier:
+    images = images_by_message(message_id for message_id, _, _, has_images in earlier if has_images)
+    for message_id, role, content, _ in earlier:
         if role == Message.Role.ASSISTANT and not content:
             continue
         entry: dict[str, Any] = {"role": role, "content": content}

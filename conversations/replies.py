@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 
 from conversations.history import build_chat_request
@@ -41,6 +41,7 @@ class StartedReply:
     title: str
     payload: dict[str, Any]
     replaced: list[str] = field(default_factory=list)  # ids of messages no longer shown
+    interrupted: list[dict[str, Any]] = field(default_factory=list)  # dead replies found on the way
 
 
 def owns_conversation(*, conversation_id: uuid.UUID, user_id: int) -> bool:
@@ -57,12 +58,19 @@ def interrupt_dead_replies(*, conversation_id: uuid.UUID | None, is_alive: IsAli
     Every worker may sweep at once: the conditional update lets exactly one of
     them mark (and announce) each reply. `conversation_id` None sweeps them all.
     """
+    interrupted, _still_streaming = _sweep(conversation_id, is_alive)
+    return interrupted
+
+
+def _sweep(conversation_id: uuid.UUID | None, is_alive: IsAlive) -> tuple[list[dict[str, Any]], bool]:
+    """The replies marked interrupted, and whether a live reply is still streaming."""
     streaming = Message.objects.filter(status=Message.Status.STREAMING)
     if conversation_id is not None:
         streaming = streaming.filter(conversation_id=conversation_id)
-    interrupted = []
+    interrupted, still_streaming = [], False
     for message in streaming:
         if is_alive(message):
+            still_streaming = True
             continue
         marked = Message.objects.filter(pk=message.pk, status=Message.Status.STREAMING).update(
             status=Message.Status.INTERRUPTED, error=INTERRUPTED, saved_at=timezone.now()
@@ -70,7 +78,7 @@ def interrupt_dead_replies(*, conversation_id: uuid.UUID | None, is_alive: IsAli
         if marked:
             message.status, message.error = Message.Status.INTERRUPTED, INTERRUPTED
             interrupted.append({**message_data(message), "conversation_id": str(message.conversation_id)})
-    return interrupted
+    return interrupted, still_streaming
 
 
 def last_question(conversation: Conversation) -> Message | None:
@@ -98,8 +106,8 @@ def start_reply(
     """
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-        interrupt_dead_replies(conversation_id=conversation_id, is_alive=is_alive)
-        if conversation.messages.filter(status=Message.Status.STREAMING).exists():
+        interrupted, busy = _sweep(conversation_id, is_alive)
+        if busy:
             raise ReplyRefused("busy", BUSY)
         model = model or conversation.model
         if not model:
@@ -119,12 +127,15 @@ def start_reply(
             if previous is None:
                 raise ReplyRefused("invalid", "There is no question to answer again yet.")
             exchange = previous.exchange
-            version = (
-                conversation.messages.filter(exchange=exchange, role=Message.Role.ASSISTANT).aggregate(
-                    latest=Max("version")
-                )["latest"]
-                or 0
-            ) + 1
+            latest = (
+                conversation.messages.filter(exchange=exchange, role=Message.Role.ASSISTANT)
+                .order_by("-version")
+                .values("version", "format")
+                .first()
+            ) or {"version": 0, "format": None}
+            version = latest["version"] + 1
+            if format is None:  # another answer to the question keeps its structured output
+                format = latest["format"]
             shown = conversation.messages.filter(exchange=exchange, active=True)
             if mode == "regenerate":
                 shown = shown.filter(role=Message.Role.ASSISTANT)
@@ -158,14 +169,17 @@ def start_reply(
         conversation.save(update_fields=["model", "title", "updated_at"])
     # Outside the transaction: reading and encoding images must not hold the lock.
     payload = build_chat_request(conversation, before=reply)
+    if mode == "new":
+        version_ids = [str(reply.pk)]
+    else:
+        version_ids = reply_versions(conversation.pk, {reply.exchange})[reply.exchange]
     return StartedReply(
         user_message=None if mode == "regenerate" else message_data(question, images=images),
-        reply=message_data(
-            reply, version_ids=reply_versions(conversation.pk, {reply.exchange})[reply.exchange]
-        ),
+        reply=message_data(reply, version_ids=version_ids),
         title=conversation.title,
         payload=payload,
         replaced=replaced,
+        interrupted=interrupted,
     )
 
 
@@ -181,11 +195,23 @@ def _unsent_images(conversation: Conversation, image_ids: tuple[uuid.UUID, ...])
     return [images[image_id] for image_id in image_ids]
 
 
-def checkpoint_reply(*, message_id: uuid.UUID, content: str, thinking: str) -> None:
-    """Save a streaming reply's text so far (at most once a second)."""
-    Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
-        content=content, thinking=thinking, saved_at=timezone.now()
-    )
+# A checkpoint statement takes five placeholders per reply; SQLite allows 32,766.
+CHECKPOINT_BATCH = 1000
+
+
+def checkpoint_replies(*, texts: dict[uuid.UUID, tuple[str, str]]) -> None:
+    """Save the text so far (content, thinking) of streaming replies, in one statement per batch."""
+    pending = list(texts.items())
+    now = timezone.now()
+    for start in range(0, len(pending), CHECKPOINT_BATCH):
+        batch = pending[start : start + CHECKPOINT_BATCH]
+        Message.objects.filter(pk__in=[pk for pk, _ in batch], status=Message.Status.STREAMING).update(
+            content=Case(*(When(pk=pk, then=Value(text[0])) for pk, text in batch), output_field=TextField()),
+            thinking=Case(
+                *(When(pk=pk, then=Value(text[1])) for pk, text in batch), output_field=TextField()
+            ),
+            saved_at=now,
+        )
 
 
 STATS_FIELDS = (
@@ -226,6 +252,13 @@ def finish_reply(
     Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
     return message_data(
         message, version_ids=reply_versions(message.conversation_id, {message.exchange})[message.exchange]
+    )
+
+
+def mark_failed(*, message_id: uuid.UUID, content: str, thinking: str, error: str) -> None:
+    """Save a reply whose full save failed as an error, with its text, in one plain statement."""
+    Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
+        status=Message.Status.ERROR, content=content, thinking=thinking, error=error, saved_at=timezone.now()
     )
 
 

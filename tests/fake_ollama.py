@@ -18,6 +18,7 @@ import json
 import re
 import select
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -413,6 +414,14 @@ def format_error(value: Any) -> str | None:
 # The server ---------------------------------------------------------------------------
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is no news
+            super().handle_error(request, client_address)
+
+
 class FakeOllama:
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, *, default_delay: float = 0.0, pull_delay: float = 0.0
@@ -427,8 +436,7 @@ class FakeOllama:
         self._scripts: deque[Script] = deque()
         self._completions: deque[Script] = deque()  # answers to stream:false requests
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), _handler_for(self))
         self._thread: threading.Thread | None = None
 
     # Life ------------------------------------------------------------------

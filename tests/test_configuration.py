@@ -28,6 +28,10 @@ from chatsite.env import env_bool, env_float, env_int, load_secret_key, parse_ol
         ("[::]:11434", "http://[::1]:11434"),
         ("[::1]:1337", "http://[::1]:1337"),
         ("http://[fe80::1]", "http://[fe80::1]:80"),
+        ("::1", "http://[::1]:11434"),
+        ("::", "http://[::1]:11434"),
+        ("fe80::1", "http://[fe80::1]:11434"),
+        ("https://2001:db8::5/ollama", "https://[2001:db8::5]:443/ollama"),
         ("example.com:99999", "http://example.com:11434"),
     ],
 )

@@ -168,14 +168,17 @@ def test_the_model_list_comes_from_ollama(client, ollama, alice):
     assert response.status_code == 200
     models = response.json()["models"]
     assert [m["name"] for m in models] == ["llama3.2:latest", "llava:7b", "qwen3:8b"]
-    assert models[0] == {
+    assert models[0] | {"modified_at": "", "digest": ""} == {
         "name": "llama3.2:latest",
         "size": 2019393189,
+        "modified_at": "",
+        "digest": "",
         "family": "llama",
         "parameter_size": "3.2B",
         "quantization": "Q4_K_M",
         "capabilities": ["completion", "tools"],
     }
+    assert models[0]["digest"] and models[0]["modified_at"]
     assert "vision" in models[1]["capabilities"]
 
 
