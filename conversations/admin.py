@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from conversations import exports
 from conversations.models import Conversation, Image, Message, Preferences, SavedSchema
+from conversations.options import InvalidSettings, clean_settings
 from conversations.protocol import structured_html
+from conversations.views import image_file_response
+
+SETTINGS_FIELDS = ("model", "system_prompt", "options", "keep_alive")
+MODERATED_FIELDS = ("content", "thinking")  # the only message fields the admin edits
 
 
 def thumbnails(images) -> str:
+    # The admin's own image route: the user-facing one serves an image to its owner only.
     return format_html_join(
         " ",
         '<a href="{}"><img src="{}" alt="Image {}×{}" height="64"></a>',
         (
-            (image.get_absolute_url(), image.get_thumbnail_url(), image.width, image.height)
+            (
+                reverse("admin:conversations_image_file", args=[image.pk]),
+                reverse("admin:conversations_image_thumbnail", args=[image.pk]),
+                image.width,
+                image.height,
+            )
             for image in images
         ),
     )
@@ -92,8 +109,40 @@ def export_conversations(
     return response
 
 
+class ConversationForm(forms.ModelForm):
+    """The conversation's settings pass the same checks as in the chat's settings panel."""
+
+    class Meta:
+        model = Conversation
+        fields = ["title", "title_source", "pinned", *SETTINGS_FIELDS]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if any(name in self.errors for name in SETTINGS_FIELDS):
+            return cleaned
+        try:
+            settings = clean_settings({name: cleaned.get(name) for name in SETTINGS_FIELDS})
+        except InvalidSettings as exc:
+            for name, message in exc.errors.items():
+                if name in SETTINGS_FIELDS:
+                    self.add_error(name, message)
+                elif name == "__all__":
+                    self.add_error(None, message)
+                else:  # an option's name
+                    self.add_error("options", f"{name}: {message}")
+            return cleaned
+        cleaned.update(
+            model=settings.model,
+            system_prompt=settings.system_prompt,
+            options=settings.options,
+            keep_alive=settings.keep_alive,
+        )
+        return cleaned
+
+
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
+    form = ConversationForm
     list_display = ["__str__", "owner", "model", "message_count", "pinned", "created_at", "updated_at"]
     list_select_related = ["owner"]
     list_filter = ["model", "owner", "created_at", "updated_at"]
@@ -127,6 +176,31 @@ class ConversationAdmin(admin.ModelAdmin):
     def message_count(self, conversation: Conversation) -> int:
         return conversation.number_of_messages
 
+    def get_urls(self) -> list[URLPattern]:
+        serve = self.admin_site.admin_view
+        # Before the model's own patterns, whose "<path:object_id>/" would take these.
+        return [
+            path("images/<uuid:image_id>/", serve(self.image_file), name="conversations_image_file"),
+            path(
+                "images/<uuid:image_id>/thumbnail/",
+                serve(self.image_thumbnail),
+                name="conversations_image_thumbnail",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _image(self, request: HttpRequest, image_id: uuid.UUID) -> Image:
+        if not request.user.has_perm("conversations.view_image"):
+            raise PermissionDenied
+        return get_object_or_404(Image, pk=image_id)
+
+    def image_file(self, request: HttpRequest, image_id: uuid.UUID) -> FileResponse:
+        image = self._image(request, image_id)
+        return image_file_response(image.file, image.content_type)
+
+    def image_thumbnail(self, request: HttpRequest, image_id: uuid.UUID) -> FileResponse:
+        return image_file_response(self._image(request, image_id).thumbnail, "image/webp")
+
 
 class ImageInline(admin.TabularInline):
     model = Image
@@ -145,14 +219,38 @@ class ImageInline(admin.TabularInline):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
+    """Messages are written by the chat; the admin may only correct their text (moderation).
+
+    Role, status, versions, statistics and the structured result describe what
+    happened and hold the conversation together, so they are shown, never edited.
+    """
+
     list_display = ["__str__", "conversation_link", "role", "status", "model", "created_at"]
     list_select_related = ["conversation"]
     list_filter = ["role", "status", "model"]
     search_fields = ["content"]
     date_hierarchy = "created_at"
-    raw_id_fields = ["conversation", "reply_to"]
-    readonly_fields = ["id", "conversation_link", "created_at", "saved_at", "structured_result"]
+    fields = [
+        "id", "conversation_link", "reply_to", "role", "model", "status", "error", "exchange", "version",
+        "active", "content", "thinking", "done_reason", "prompt_eval_count", "eval_count",
+        "total_duration", "load_duration", "prompt_eval_duration", "eval_duration", "format",
+        "structured_result", "created_at", "saved_at",
+    ]  # fmt: skip
     inlines = [ImageInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Message | None = None) -> list[str]:
+        # A streaming reply's text belongs to the reply that is writing it.
+        if obj is not None and obj.status == Message.Status.STREAMING:
+            return self.fields
+        return [name for name in self.fields if name not in MODERATED_FIELDS]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Message, form: forms.ModelForm, change: bool) -> None:
+        # Only what was edited: a whole-row save would overwrite what the chat wrote meanwhile.
+        if form.changed_data:
+            obj.save(update_fields=form.changed_data)
 
     @admin.display(description="Conversation", ordering="conversation__title")
     def conversation_link(self, message: Message) -> str:

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
@@ -34,14 +34,23 @@ def _own(request: HttpRequest, conversation_id: uuid.UUID) -> Conversation:
 
 @require_GET
 def search(request: HttpRequest) -> JsonResponse:
-    """The sidebar, grouped by date; `q` matches titles and message text."""
-    found = list(sidebar.find(owner_id=request.user.pk, query=request.GET.get("q", "")[:200]))
+    """One page of the sidebar, grouped by date; `q` matches titles and message text.
+
+    `after` is the `next` cursor of the page before; the first page has none.
+    """
+    after = request.GET.get("after") or None
+    try:
+        position = sidebar.parse_cursor(after) if after else None
+    except sidebar.BadCursor:
+        return JsonResponse({"error": "after must be the next cursor of an earlier page."}, status=400)
+    found = sidebar.page(owner_id=request.user.pk, query=request.GET.get("q", "")[:200], after=position)
     return JsonResponse(
         {
             "groups": [
                 {"label": group["label"], "conversations": [sidebar.entry(c) for c in group["conversations"]]}
-                for group in sidebar.grouped(found)
-            ]
+                for group in sidebar.grouped(found.conversations)
+            ],
+            "next": found.next,
         }
     )
 
@@ -94,7 +103,10 @@ def _save_settings(request: HttpRequest, target: Conversation | Preferences) -> 
         cleaned = clean_settings(_json_body(request))
     except InvalidSettings as exc:
         return JsonResponse({"errors": exc.errors}, status=400)
-    target.model = cleaned.model or target.model
+    # Empty keeps a conversation's model but clears the default one: new chats
+    # then start on the model picked in the chat.
+    if cleaned.model or isinstance(target, Preferences):
+        target.model = cleaned.model
     target.system_prompt = cleaned.system_prompt
     target.options = cleaned.options
     target.keep_alive = cleaned.keep_alive
@@ -204,8 +216,10 @@ def export(request: HttpRequest, conversation_id: uuid.UUID, kind: str) -> HttpR
         body, content_type = exports.export_markdown(conversation).encode(), "text/markdown; charset=utf-8"
     elif kind == "json":
         body, content_type = exports.export_json(conversation), "application/json"
-    else:
+    elif kind == "zip":
         body, content_type = exports.export_zip(conversation), "application/zip"
+    else:
+        raise Http404("Exports are .md, .json or .zip.")
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}.{kind}"'
     return response

@@ -8,7 +8,7 @@ import io
 import json
 import uuid
 import zipfile
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -26,6 +26,8 @@ FORMAT = "ollama-chat-export"
 VERSION = 1
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+# The largest value each integer column takes on every supported database.
+COLUMN_LIMITS = {"PositiveIntegerField": 2**31 - 1, "PositiveBigIntegerField": 2**63 - 1}
 
 
 class ImportRejected(Exception):
@@ -133,9 +135,43 @@ def _require(condition: bool, message: str) -> None:
 
 
 def _when(value: Any, where: str) -> datetime:
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is not None:
+            # An export always carries an offset; a time without one is read as UTC.
+            parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        parsed = None
     _require(parsed is not None, f"{where}: created_at must be a date and time.")
     return parsed
+
+
+def _whole_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _require_count(value: Any, field: str, where: str, *, lowest: int = 0) -> None:
+    """A value the message's integer column `field` can hold, on any database."""
+    highest = COLUMN_LIMITS[Message._meta.get_field(field).get_internal_type()]
+    _require(
+        _whole_number(value) and lowest <= value <= highest,
+        f"{where}: {field} must be a whole number from {lowest} to {highest}.",
+    )
+
+
+def _has_nul(data: Any) -> bool:
+    """PostgreSQL stores no NUL character, in text or in JSON."""
+    pending = [data]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, str) and "\x00" in current:
+            return True
+        if isinstance(current, dict):
+            pending.extend(current.keys())
+            pending.extend(current.values())
+        elif isinstance(current, list):
+            pending.extend(current)
+    return False
 
 
 def import_json(*, owner_id: int, raw: bytes) -> Conversation:
@@ -150,9 +186,11 @@ def import_json(*, owner_id: int, raw: bytes) -> Conversation:
     except ValueError as exc:
         raise ImportRejected(f"The file is not valid JSON ({exc}).") from None
     _require(isinstance(data, dict) and data.get("format") == FORMAT, "This is not a conversation export.")
-    _require(data.get("version") == VERSION, f"Unsupported export version {data.get('version')!r}.")
+    version = data.get("version")
+    _require(_whole_number(version) and version == VERSION, f"Unsupported export version {version!r}.")
     source = data.get("conversation")
     _require(isinstance(source, dict), "The export has no conversation.")
+    _require(not _has_nul(source), "The export contains a NUL character, which cannot be stored.")
     try:
         settings = clean_settings(source)
     except InvalidSettings as exc:
@@ -202,6 +240,12 @@ def _check_message(entry: Any, index: int) -> tuple[dict[str, Any], dict[str, An
         status = Message.Status.INTERRUPTED
     stats = entry.get("stats") or {}
     _require(isinstance(stats, dict), f"{where}: stats must be an object.")
+    version = 1 if entry.get("version") is None else entry["version"]
+    _require_count(version, "version", where, lowest=1)
+    reply_to = entry.get("reply_to")
+    _require(reply_to is None or isinstance(reply_to, str), f"{where}: reply_to must be a message id.")
+    images = entry.get("images") or []
+    _require(isinstance(images, list), f"{where}: images must be a list.")
     fields: dict[str, Any] = {
         "role": entry["role"],
         "content": entry.get("content", ""),
@@ -210,16 +254,15 @@ def _check_message(entry: Any, index: int) -> tuple[dict[str, Any], dict[str, An
         "status": status,
         "error": str(entry.get("error") or ""),
         "created_at": _when(entry.get("created_at"), where),
-        "version": int(entry.get("version") or 1),
+        "version": version,
         "active": bool(entry.get("active", True)),
         "done_reason": str(stats.get("done_reason") or "")[:32],
         "structured": entry.get("structured") if isinstance(entry.get("structured"), dict) else None,
     }
     for name in STATS_FIELDS:
         value = stats.get(name)
-        _require(
-            value is None or (isinstance(value, int) and value >= 0), f"{where}: {name} must be a count."
-        )
+        if value is not None:
+            _require_count(value, name, where)
         fields[name] = value
     if entry.get("exchange"):
         try:
@@ -232,7 +275,7 @@ def _check_message(entry: Any, index: int) -> tuple[dict[str, Any], dict[str, An
         except SchemaRejected as exc:
             raise ImportRejected(f"{where}: {exc.message}") from None
     pictures = []
-    for number, picture in enumerate(entry.get("images") or [], start=1):
+    for number, picture in enumerate(images, start=1):
         _require(isinstance(picture, dict) and isinstance(picture.get("data"), str),
                  f"{where}, image {number}: the image data is missing.")  # fmt: skip
         try:

@@ -11,6 +11,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 MISSING = object()
 LONG_TEXT = 80
+MAX_DEPTH = 20  # nested fieldsets; deeper values (a recursive $ref, say) are shown as raw JSON
 
 
 def render_form(schema: Any, data: Any, *, id_prefix: str) -> SafeString:
@@ -20,7 +21,7 @@ def render_form(schema: Any, data: Any, *, id_prefix: str) -> SafeString:
     not match their declared type) is shown as raw JSON rather than dropped.
     """
     schema = schema if isinstance(schema, dict) else {}
-    return _Form(schema, id_prefix).node(schema, data, name="", path="", required=False)
+    return _Form(schema, id_prefix).node(schema, data, name="", path="", required=False, depth=0)
 
 
 def _label(name: str) -> str:
@@ -29,13 +30,14 @@ def _label(name: str) -> str:
 
 
 def _type_of(schema: dict[str, Any]) -> str | None:
+    # A list of allowed values is a choice whatever type is declared beside it.
+    if isinstance(schema.get("enum"), list) or "const" in schema:
+        return "enum"
     declared = schema.get("type")
     if isinstance(declared, list):
         declared = next((item for item in declared if item != "null"), None)
     if isinstance(declared, str):
         return declared
-    if "enum" in schema or "const" in schema:
-        return "enum"
     if "properties" in schema:
         return "object"
     if "items" in schema:
@@ -43,8 +45,17 @@ def _type_of(schema: dict[str, Any]) -> str | None:
     return None
 
 
+def _same(choice: Any, value: Any) -> bool:
+    """Equal as JSON values: in JSON, true is not 1."""
+    return choice == value and isinstance(choice, bool) == isinstance(value, bool)
+
+
 def _raw(value: Any) -> SafeString:
-    return format_html('<pre class="sf-raw">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False))
+    try:
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+    except RecursionError:  # a reply may nest deeper than the encoder follows
+        text = "(nested too deeply to show)"
+    return format_html('<pre class="sf-raw">{}</pre>', text)
 
 
 class _Form:
@@ -73,23 +84,34 @@ class _Form:
     def field_id(self, path: str) -> str:
         return f"{self.id_prefix}-{re.sub(r'[^A-Za-z0-9_-]', '-', path) or 'root'}"
 
-    def node(self, schema: Any, value: Any, *, name: str, path: str, required: bool) -> SafeString:
+    def node(
+        self, schema: Any, value: Any, *, name: str, path: str, required: bool, depth: int
+    ) -> SafeString:
         schema = self.resolve(schema)
         kind = _type_of(schema)
         label = str(schema.get("title") or _label(name))
+        if depth >= MAX_DEPTH:
+            kind = None
         if kind == "object" and isinstance(value, dict):
-            return self.object(schema, value, label=label, path=path, top=not path)
+            return self.object(schema, value, label=label, path=path, top=not path, depth=depth)
         if kind == "array" and isinstance(value, list):
-            return self.array(schema, value, label=label, path=path)
+            return self.array(schema, value, label=label, path=path, depth=depth)
         return self.field(schema, value, kind=kind, label=label, path=path, required=required)
 
     def object(
-        self, schema: dict[str, Any], value: dict[str, Any], *, label: str, path: str, top: bool
+        self, schema: dict[str, Any], value: dict[str, Any], *, label: str, path: str, top: bool, depth: int
     ) -> SafeString:
         properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
         required = set(schema.get("required") or [])
         children = [
-            self.node(sub, value.get(key, MISSING), name=key, path=f"{path}.{key}", required=key in required)
+            self.node(
+                sub,
+                value.get(key, MISSING),
+                name=key,
+                path=f"{path}.{key}",
+                required=key in required,
+                depth=depth + 1,
+            )
             for key, sub in properties.items()
         ]
         extra = {key: item for key, item in value.items() if key not in properties}
@@ -102,12 +124,15 @@ class _Form:
             '<fieldset class="sf-object"><legend>{}</legend>{}{}</fieldset>', label, self.help(schema), body
         )
 
-    def array(self, schema: dict[str, Any], value: list[Any], *, label: str, path: str) -> SafeString:
+    def array(
+        self, schema: dict[str, Any], value: list[Any], *, label: str, path: str, depth: int
+    ) -> SafeString:
         items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
         rows = format_html_join(
             "",
             "<li>{}</li>",
-            ((self.node(items, item, name=f"{label} #{index + 1}", path=f"{path}[{index}]", required=False),)
+            ((self.node(items, item, name=f"{label} #{index + 1}", path=f"{path}[{index}]",
+                        required=False, depth=depth + 1),)
              for index, item in enumerate(value)),
         )  # fmt: skip
         listing = (
@@ -133,12 +158,14 @@ class _Form:
         return format_html('<div class="sf-field">{}{}{}</div>', head, control, self.help(schema))
 
     def control(self, schema: dict[str, Any], value: Any, *, kind: str | None, field_id: str) -> SafeString:
-        if kind == "enum" and isinstance(schema.get("enum"), list) and value in schema["enum"]:
+        choices = schema["enum"] if isinstance(schema.get("enum"), list) else [schema.get("const")]
+        if kind == "enum" and any(_same(choice, value) for choice in choices):
             options = format_html_join(
                 "",
                 "<option{}>{}</option>",
-                ((" selected" if choice == value else "", choice if isinstance(choice, str) else json.dumps(choice))
-                 for choice in schema["enum"]),
+                ((" selected" if _same(choice, value) else "",
+                  choice if isinstance(choice, str) else json.dumps(choice, ensure_ascii=False))
+                 for choice in choices),
             )  # fmt: skip
             return format_html('<select id="{}" disabled>{}</select>', field_id, options)
         if kind == "boolean" and isinstance(value, bool):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from conversations.models import Message
 from conversations.protocol import MessageData, message_data, reply_versions
@@ -27,6 +28,20 @@ def _shown(conversation_id: uuid.UUID) -> QuerySet[Message]:
     return Message.objects.filter(conversation_id=conversation_id, active=True).prefetch_related("images")
 
 
+# Messages are ordered by (created_at, id): several can share a created_at, so
+# paging compares both, as a range on created_at the message_history index serves.
+def _before(anchor: dict[str, Any]) -> Q:
+    return Q(created_at__lte=anchor["created_at"]) & (
+        Q(created_at__lt=anchor["created_at"]) | Q(id__lt=anchor["id"])
+    )
+
+
+def _after(anchor: dict[str, Any]) -> Q:
+    return Q(created_at__gte=anchor["created_at"]) & (
+        Q(created_at__gt=anchor["created_at"]) | Q(id__gt=anchor["id"])
+    )
+
+
 def messages_after(
     *, conversation_id: uuid.UUID, after: str | None, limit: int = PAGE_SIZE
 ) -> tuple[list[MessageData], bool]:
@@ -38,12 +53,12 @@ def messages_after(
     anchor = None
     if after:
         try:
-            anchor = _shown(conversation_id).filter(pk=uuid.UUID(after)).values("created_at").first()
+            anchor = _shown(conversation_id).filter(pk=uuid.UUID(after)).values("created_at", "id").first()
         except ValueError:
             anchor = None
     if anchor is None:
         return recent_messages(conversation_id=conversation_id, limit=limit)[0], True
-    newer = _shown(conversation_id).filter(created_at__gt=anchor["created_at"]).order_by("created_at", "id")
+    newer = _shown(conversation_id).filter(_after(anchor)).order_by("created_at", "id")
     return serialize(list(newer)), False
 
 
@@ -56,9 +71,9 @@ def recent_messages(
     """
     shown = _shown(conversation_id)
     if before:
-        anchor = shown.filter(pk=before).values("created_at").first()
+        anchor = shown.filter(pk=before).values("created_at", "id").first()
         if anchor is None:
             return [], False
-        shown = shown.filter(created_at__lt=anchor["created_at"])
+        shown = shown.filter(_before(anchor))
     page = list(shown.order_by("-created_at", "-id")[: limit + 1])
     return serialize(page[:limit][::-1]), len(page) > limit

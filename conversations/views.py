@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import UserCreationForm
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -154,13 +154,11 @@ def upload_image(request: HttpRequest) -> JsonResponse:
 
 
 def _own_image(request: HttpRequest, image_id: uuid.UUID) -> Image:
-    image = get_object_or_404(Image, pk=image_id)
-    if image.owner_id != request.user.pk and not request.user.has_perm("conversations.view_image"):
-        raise Http404
-    return image
+    # Only to its owner, staff included; the admin serves images through its own route.
+    return get_object_or_404(Image, pk=image_id, owner=request.user)
 
 
-def _file_response(field, content_type: str) -> FileResponse:
+def image_file_response(field, content_type: str) -> FileResponse:
     response = FileResponse(field.open("rb"), content_type=content_type)
     response["Cache-Control"] = "private, max-age=86400"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -170,13 +168,13 @@ def _file_response(field, content_type: str) -> FileResponse:
 @require_GET
 def image(request: HttpRequest, image_id: uuid.UUID) -> FileResponse:
     found = _own_image(request, image_id)
-    return _file_response(found.file, found.content_type)
+    return image_file_response(found.file, found.content_type)
 
 
 @require_GET
 def image_thumbnail(request: HttpRequest, image_id: uuid.UUID) -> FileResponse:
     found = _own_image(request, image_id)
-    return _file_response(found.thumbnail, "image/webp")
+    return image_file_response(found.thumbnail, "image/webp")
 
 
 def schemas(request: HttpRequest) -> JsonResponse:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -371,6 +373,22 @@ def test_new_conversations_start_from_the_users_defaults(alice):
     assert client.get("/settings/defaults/").json()["options"] == {"top_k": 20}
 
 
+@pytest.mark.django_db
+def test_the_default_model_can_be_cleared(alice):
+    client = signed_in(alice)
+    assert post_json(client, "/settings/defaults/", {"model": "llava:7b"}).status_code == 200
+    assert client.get("/").context["page_data"]["model"] == "llava:7b"
+
+    cleared = post_json(client, "/settings/defaults/", {"model": "", "system_prompt": "Hi."})
+
+    assert cleared.status_code == 200
+    assert cleared.json()["model"] == ""
+    assert client.get("/settings/defaults/").json()["model"] == ""
+    assert client.get("/").context["page_data"]["model"] is None  # the chat's own pick is used
+    created = post_json(client, "/c/new/", {}).json()
+    assert Conversation.objects.get(pk=created["id"]).model == ""
+
+
 # The context meter ---------------------------------------------------------------
 
 
@@ -427,6 +445,46 @@ def test_a_long_conversation_opens_with_its_latest_messages_and_pages_back(alice
     assert client.get(f"/c/{conversation.pk}/messages/", {"before": "nope"}).status_code == 400
 
 
+@pytest.mark.django_db
+def test_messages_sharing_one_timestamp_all_load_when_scrolling_up(alice, conversation):
+    moment = timezone.now() - timedelta(hours=1)
+    Message.objects.bulk_create(
+        Message(conversation=conversation, role="user", content=f"m{i}", created_at=moment)
+        for i in range(120)
+    )
+    in_order = [str(pk) for pk in Message.objects.order_by("created_at", "id").values_list("pk", flat=True)]
+    client = signed_in(alice)
+
+    page = client.get(f"/c/{conversation.pk}/").context["page_data"]
+    shown = [m["id"] for m in page["messages"]]
+    while True:
+        older = client.get(f"/c/{conversation.pk}/messages/", {"before": shown[0]}).json()
+        shown = [m["id"] for m in older["messages"]] + shown
+        if not older["has_more"]:
+            break
+
+    assert shown == in_order
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reconnecting_tab_gets_the_messages_that_share_its_last_ones_timestamp(alice, conversation):
+    moment = timezone.now() - timedelta(minutes=5)
+    await Message.objects.abulk_create(
+        Message(conversation=conversation, role="user", content=f"m{i}", created_at=moment) for i in range(6)
+    )
+    in_order = [
+        str(pk) async for pk in Message.objects.order_by("created_at", "id").values_list("pk", flat=True)
+    ]
+    socket = await open_socket(alice, conversation.pk)
+
+    await send(socket, type="sync", after=in_order[2])
+    frame = await socket.receive_json_from(timeout=5)
+
+    assert frame["type"] == "history" and frame["reset"] is False
+    assert [m["id"] for m in frame["messages"]] == in_order[3:]
+    await socket.disconnect()
+
+
 # Export and import ------------------------------------------------------------------
 
 
@@ -478,15 +536,57 @@ def test_export_and_import_round_trip_with_byte_identical_images(alice, bob, con
     assert other.get(f"/c/{conversation.pk}/export.json").status_code == 404
 
 
+@pytest.mark.django_db
+def test_only_the_documented_export_formats_are_served(alice, bob, conversation):
+    Message.objects.create(conversation=conversation, role="user", content="hi")
+    client = signed_in(alice)
+    for kind in ("md", "json", "zip"):
+        response = client.get(f"/c/{conversation.pk}/export.{kind}")
+        assert response.status_code == 200
+        assert response["Content-Disposition"] == f'attachment; filename="test-chat.{kind}"'
+    for kind in ("exe", "html", "txt", "zipx", "ZIP", "md.zip"):
+        assert client.get(f"/c/{conversation.pk}/export.{kind}").status_code == 404, kind
+    assert signed_in(bob).get(f"/c/{conversation.pk}/export.md").status_code == 404
+
+
 def copy_page_versions(client: Client, conversation: Conversation) -> list[list[str]]:
     page = client.get(f"/c/{conversation.pk}/").context["page_data"]
     return [m["version_ids"] for m in page["messages"] if m["role"] == "assistant"]
+
+
+def export_of(message: dict | None = None, **top) -> bytes:
+    """An export holding one message with `message`'s fields changed, or with top-level keys changed."""
+    entry = {"role": "user", "content": "hi", "created_at": "2026-01-01T00:00:00+00:00", **(message or {})}
+    data = {"format": "ollama-chat-export", "version": 1, "conversation": {"messages": [entry]}, **top}
+    return json.dumps(data).encode()
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("content", "message"),
     [
+        (export_of(version="1"), "Unsupported export version '1'"),
+        (export_of(version=True), "Unsupported export version True"),
+        (export_of({"version": "x"}), "Message 1: version must be a whole number from 1 to 2147483647."),
+        (export_of({"version": [1]}), "Message 1: version must be a whole number"),
+        (export_of({"version": 1.5}), "Message 1: version must be a whole number"),
+        (export_of({"version": -1}), "Message 1: version must be a whole number"),
+        (export_of({"version": 0}), "Message 1: version must be a whole number"),
+        (export_of({"version": 2**31}), "Message 1: version must be a whole number"),
+        (export_of({"stats": {"eval_count": 2**31}}), "Message 1: eval_count must be a whole number from 0 to 2147483647."),
+        (export_of({"stats": {"total_duration": 2**63}}), "Message 1: total_duration must be a whole number from 0 to 9223372036854775807."),
+        (export_of({"stats": {"prompt_eval_count": -1}}), "Message 1: prompt_eval_count must be a whole number"),
+        (export_of({"stats": {"eval_count": True}}), "Message 1: eval_count must be a whole number"),
+        (export_of({"stats": {"eval_count": "12"}}), "Message 1: eval_count must be a whole number"),
+        (export_of({"created_at": "2026-02-30T00:00:00+00:00"}), "Message 1: created_at must be a date and time."),
+        (export_of({"created_at": "2026-01-01T00:00:00+25:00"}), "Message 1: created_at must be a date and time."),
+        (export_of({"created_at": "0001-01-01T00:00:00+05:00"}), "Message 1: created_at must be a date and time."),
+        (export_of({"images": 5}), "Message 1: images must be a list."),
+        (export_of({"reply_to": ["x"]}), "Message 1: reply_to must be a message id."),
+        (export_of({"content": "nul \x00 here"}), "The export contains a NUL character"),
+        (export_of({"structured": {"data": {"a\x00": 1}}}), "The export contains a NUL character"),
+        (export_of({"format": {"properties": {"a": {"$ref": "#/$defs/missing"}}}}),
+         "Message 1: The schema refers to '#/$defs/missing'"),
         (b"{not json", "The file is not valid JSON"),
         (b'{"format": "something-else"}', "This is not a conversation export."),
         (json.dumps({"format": "ollama-chat-export", "version": 9}).encode(), "Unsupported export version 9"),
@@ -510,6 +610,23 @@ def test_a_malformed_import_explains_itself_and_creates_nothing(alice, settings,
     assert response.status_code == 400 and message in response.json()["error"]
     assert not Conversation.objects.exists() and not Message.objects.exists() and not Image.objects.exists()
     assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+
+
+@pytest.mark.django_db
+def test_an_import_reads_a_time_without_offset_as_utc_and_keeps_versions_and_counts(alice):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    content = export_of(
+        {"created_at": "2026-03-01T10:30:00", "version": 2, "active": False,
+         "stats": {"eval_count": 2**31 - 1, "total_duration": 2**63 - 1}}
+    )  # fmt: skip
+    response = signed_in(alice).post("/c/import/", {"file": SimpleUploadedFile("x.json", content)})
+
+    assert response.status_code == 201
+    message = Message.objects.get()
+    assert message.created_at == datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
+    assert (message.version, message.active) == (2, False)
+    assert (message.eval_count, message.total_duration) == (2**31 - 1, 2**63 - 1)
 
 
 # The admin ---------------------------------------------------------------------------
@@ -593,6 +710,192 @@ def test_staff_see_conversations_only_with_the_view_permission(alice, conversati
     alice.user_permissions.add(Permission.objects.get(codename="view_conversation"))
     assert client.get("/admin/conversations/conversation/").status_code == 200
     assert client.get(f"/admin/conversations/conversation/{conversation.pk}/change/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_admin_searches_by_owner_and_filters_by_model_owner_and_dates(operator, alice, bob):
+    def made(owner, title: str, model: str, created: datetime, updated: datetime) -> None:
+        conversation = Conversation.objects.create(owner=owner, title=title, model=model)
+        Conversation.objects.filter(pk=conversation.pk).update(created_at=created, updated_at=updated)
+
+    now = timezone.now()
+    made(alice, "Old llama", "llama3.2", datetime(2020, 6, 15, 12, tzinfo=UTC), now - timedelta(days=30))
+    made(alice, "Old qwen", "qwen3:8b", datetime(2021, 6, 15, 12, tzinfo=UTC), now - timedelta(days=3))
+    made(bob, "Bob's llama", "llama3.2", datetime(2021, 8, 15, 12, tzinfo=UTC), now - timedelta(days=60))
+    Conversation.objects.create(owner=bob, title="Fresh", model="llama3.2")
+    client = signed_in(operator)
+
+    def titles(query: str) -> set[str]:
+        response = client.get(f"/admin/conversations/conversation/{query}")
+        assert response.status_code == 200
+        return {c.title for c in response.context["cl"].result_list}
+
+    def links(query: str = "") -> dict[str, str]:
+        """The page's filter and date links: where they go, and their text."""
+        page = client.get(f"/admin/conversations/conversation/{query}").content.decode()
+        found = re.findall(r'<a href="(\?[^"]*)"[^>]*>([^<]+)</a>', page)
+        return {html.unescape(href): text.strip() for href, text in found}
+
+    assert titles("?q=bob") == {"Bob's llama", "Fresh"}  # no title or message says "bob"
+    assert titles("?q=alice") == {"Old llama", "Old qwen"}
+    shown = links()
+    by_model = next(href for href, text in shown.items() if text == "qwen3:8b")
+    assert titles(by_model) == {"Old qwen"}
+    by_owner = next(href for href, text in shown.items() if text == "alice")
+    assert titles(by_owner) == {"Old llama", "Old qwen"}
+    assert titles(f"?model=llama3.2&owner__id__exact={bob.pk}") == {"Bob's llama", "Fresh"}
+    week = [href for href, text in shown.items() if text == "Past 7 days"]
+    created_week = next(href for href in week if "created_at__gte" in href)
+    updated_week = next(href for href in week if "updated_at__gte" in href)
+    assert titles(created_week) == {"Fresh"}
+    assert titles(updated_week) == {"Old qwen", "Fresh"}
+
+    # The date hierarchy: years, then a year's months, then a month's days.
+    assert {"?created_at__year=2020", "?created_at__year=2021"} <= set(shown)
+    assert titles("?created_at__year=2021") == {"Old qwen", "Bob's llama"}
+    months = links("?created_at__year=2021")
+    assert months["?created_at__month=6&created_at__year=2021"] == "June 2021"
+    assert titles("?created_at__month=8&created_at__year=2021") == {"Bob's llama"}
+    days = links("?created_at__month=8&created_at__year=2021")
+    assert titles(next(href for href, text in days.items() if text == "August 15")) == {"Bob's llama"}
+
+
+@pytest.mark.django_db
+def test_the_admin_message_list_filters_by_status_and_searches_text(operator, conversation):
+    Message.objects.create(conversation=conversation, role="user", content="Where is the zebra?")
+    Message.objects.create(conversation=conversation, role="assistant", content="Partial", status="stopped")
+    Message.objects.create(
+        conversation=conversation, role="assistant", content="No zebra here", status="error"
+    )
+    client = signed_in(operator)
+
+    def contents(**query) -> set[str]:
+        response = client.get("/admin/conversations/message/", query)
+        assert response.status_code == 200
+        return {m.content for m in response.context["cl"].result_list}
+
+    assert contents(status__exact="error") == {"No zebra here"}
+    assert contents(status__exact="stopped") == {"Partial"}
+    assert contents(q="zebra") == {"Where is the zebra?", "No zebra here"}
+    assert contents(q="zebra", status__exact="complete") == {"Where is the zebra?"}
+    assert "?status__exact=error" in client.get("/admin/conversations/message/").content.decode()
+
+
+PROTECTED = {
+    "role": "system", "status": "error", "version": "9", "exchange": "00000000-0000-0000-0000-000000000009",
+    "format": '"json"', "structured": '{"valid": true, "data": 1, "errors": []}', "model": "other",
+    "error": "made up", "done_reason": "length", "prompt_eval_count": "1", "eval_count": "999",
+    "total_duration": "5", "load_duration": "5", "prompt_eval_duration": "5", "eval_duration": "5",
+    "created_at_0": "2020-01-01", "created_at_1": "00:00:00",
+}  # fmt: skip
+
+
+def message_record(message: Message) -> tuple:
+    message.refresh_from_db()
+    return (message.conversation_id, message.reply_to_id, message.role, message.status, message.version,
+            message.active, message.exchange, message.format, message.structured, message.model,
+            message.error, message.done_reason, message.prompt_eval_count, message.eval_count,
+            message.total_duration, message.eval_duration, message.created_at)  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_the_admin_edits_only_a_messages_text(operator, alice, conversation):
+    question = Message.objects.create(conversation=conversation, role="user", content="Q")
+    reply = Message.objects.create(
+        conversation=conversation, role="assistant", content="rude answer", thinking="rude thought",
+        reply_to=question, format="json", structured={"valid": True, "data": 1, "errors": []},
+        eval_count=12, eval_duration=10**9, model="llama3.2",
+    )  # fmt: skip
+    other = Conversation.objects.create(owner=alice, title="Other")
+    before = message_record(reply)
+    client = signed_in(operator)
+    url = f"/admin/conversations/message/{reply.pk}/change/"
+
+    page = client.get(url)
+    assert set(page.context["adminform"].form.fields) == {"content", "thinking"}
+    shown = page.content.decode()
+    for name in (*PROTECTED, "conversation", "reply_to", "active"):
+        assert f'name="{name}"' not in shown
+    assert "rude answer" in shown and "llama3.2" in shown  # the record is shown, read-only
+
+    response = client.post(url, {
+        **PROTECTED, "conversation": str(other.pk), "reply_to": "", "active": "",
+        "content": "[removed]", "thinking": "", "images-TOTAL_FORMS": "0", "images-INITIAL_FORMS": "0",
+    })  # fmt: skip
+
+    assert response.status_code == 302
+    assert message_record(reply) == before
+    assert (reply.content, reply.thinking) == ("[removed]", "")
+
+
+@pytest.mark.django_db
+def test_the_admin_cannot_touch_a_streaming_reply_or_add_messages(operator, conversation):
+    streaming = Message.objects.create(conversation=conversation, role="assistant", status="streaming")
+    client = signed_in(operator)
+
+    page = client.get(f"/admin/conversations/message/{streaming.pk}/change/")
+    assert page.status_code == 200 and not page.context["adminform"].form.fields
+
+    assert client.get("/admin/conversations/message/add/").status_code == 403
+    added = client.post("/admin/conversations/message/add/", {
+        "conversation": str(conversation.pk), "role": "user", "content": "forged",
+        "images-TOTAL_FORMS": "0", "images-INITIAL_FORMS": "0",
+    })  # fmt: skip
+    assert added.status_code == 403 and list(Message.objects.all()) == [streaming]
+    listing = client.get("/admin/conversations/message/").content.decode()
+    assert "/admin/conversations/message/add/" not in listing
+
+
+def conversation_form(conversation: Conversation, **changes: str) -> dict[str, str]:
+    return {
+        "title": conversation.title, "title_source": conversation.title_source, "model": conversation.model,
+        "system_prompt": conversation.system_prompt, "options": json.dumps(conversation.options),
+        "keep_alive": conversation.keep_alive, "messages-TOTAL_FORMS": "0", "messages-INITIAL_FORMS": "0",
+        **changes,
+    }  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"options": '{"temperature": 9}'}, "options", "temperature: Must be between 0.0 and 2.0."),
+        ({"options": '{"colour": "blue"}'}, "options", "colour: Unknown option."),
+        ({"options": '{"num_ctx": 100.5}'}, "options", "num_ctx: Must be a whole number."),
+        ({"options": "[1, 2]"}, "options", "Must be an object."),
+        ({"keep_alive": "a while"}, "keep_alive", "Use seconds (300) or a duration with a unit"),
+        ({"model": "no such model!"}, "model", "That is not a valid model name."),
+    ],
+)
+def test_the_admin_checks_conversation_settings_like_the_chat_does(
+    operator, conversation, changes, field, message
+):
+    conversation.options = {"temperature": 0.5}
+    conversation.save()
+    client = signed_in(operator)
+    url = f"/admin/conversations/conversation/{conversation.pk}/change/"
+
+    response = client.post(url, conversation_form(conversation, title="Renamed", **changes))
+
+    assert response.status_code == 200
+    assert message in response.context["adminform"].form.errors[field][0]
+    assert message in response.content.decode()
+    conversation.refresh_from_db()
+    assert (conversation.title, conversation.options) == ("Test chat", {"temperature": 0.5})
+
+
+@pytest.mark.django_db
+def test_the_admin_saves_settings_in_the_form_the_chat_uses(operator, conversation):
+    client = signed_in(operator)
+    url = f"/admin/conversations/conversation/{conversation.pk}/change/"
+    changes = {"options": '{"temperature": "0.7", "top_k": 40.0, "stop": "END\\nSTOP", "seed": ""}',
+               "keep_alive": " 5m ", "model": "qwen3:8b"}  # fmt: skip
+
+    assert client.post(url, conversation_form(conversation, **changes)).status_code == 302
+
+    conversation.refresh_from_db()
+    assert conversation.options == {"temperature": 0.7, "top_k": 40, "stop": ["END", "STOP"]}
+    assert (conversation.keep_alive, conversation.model) == ("5m", "qwen3:8b")
 
 
 @pytest.mark.django_db(transaction=True)

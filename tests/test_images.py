@@ -229,15 +229,56 @@ def test_deleting_a_conversation_deletes_its_images(alice, conversation, setting
     assert files_under(Path(settings.MEDIA_ROOT)) == []
 
 
-def test_the_admin_shows_thumbnails(alice, conversation):
+def test_the_admin_shows_thumbnails_through_its_own_route(alice, conversation):
     status, uploaded = upload(alice, image_bytes())
     message = Message.objects.create(conversation=conversation, role="user", content="look")
     Image.objects.filter(pk=uploaded["id"]).update(message=message)
-    alice.is_staff = alice.is_superuser = True
-    alice.save()
-    client = Client()
-    client.force_login(alice)
+    operator = staff("operator", superuser=True)
 
+    admin_file = f"/admin/conversations/conversation/images/{uploaded['id']}/"
     for page in (f"/admin/conversations/conversation/{conversation.pk}/change/",
                  f"/admin/conversations/message/{message.pk}/change/"):  # fmt: skip
-        assert f'src="{uploaded["thumbnail_url"]}"'.encode() in client.get(page).content
+        content = operator.get(page).content.decode()
+        assert f'<a href="{admin_file}"><img src="{admin_file}thumbnail/"' in content
+        assert f'"{uploaded["url"]}"' not in content and f'"{uploaded["thumbnail_url"]}"' not in content
+    thumbnail = operator.get(f"{admin_file}thumbnail/")
+    assert thumbnail.status_code == 200 and thumbnail["Content-Type"] == "image/webp"
+    thumbnail.close()
+
+
+def staff(name: str, *, superuser: bool = False, permissions: tuple[str, ...] = ()) -> Client:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(name, is_staff=True, is_superuser=superuser)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=permissions))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_an_operator_sees_other_users_images_in_the_admin_only(alice, bob):
+    status, uploaded = upload(alice, image_bytes())
+    operator = staff("operator", superuser=True)
+    admin_file = f"/admin/conversations/conversation/images/{uploaded['id']}/"
+
+    assert operator.get(uploaded["url"]).status_code == 404
+    assert operator.get(uploaded["thumbnail_url"]).status_code == 404
+    response = operator.get(admin_file)
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content) == image_bytes()
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    response.close()
+    viewer = staff("viewer", permissions=("view_image",))
+    allowed = viewer.get(f"{admin_file}thumbnail/")
+    assert allowed.status_code == 200
+    allowed.close()
+
+    assert staff("helper", permissions=("view_conversation",)).get(admin_file).status_code == 403
+    user = Client()
+    user.force_login(bob)
+    refused = user.get(admin_file)
+    assert refused.status_code == 302 and refused["Location"].startswith("/admin/login/")
+    assert Client().get(admin_file).status_code == 302
+    missing = "/admin/conversations/conversation/images/00000000-0000-0000-0000-000000000000/"
+    assert operator.get(missing).status_code == 404

@@ -49,12 +49,44 @@ def test_a_valid_schema_and_json_mode_pass():
             {"$schema": "http://json-schema.org/draft-04/schema#"},
             "Only JSON Schema Draft 2020-12 and Draft 7",
         ),
+        (
+            {"$schema": "https://example.com/my-own-draft", "type": "object"},
+            "Only JSON Schema Draft 2020-12 and Draft 7 are supported; "
+            "this schema declares 'https://example.com/my-own-draft'.",
+        ),
+        ({"$schema": 7}, "Only JSON Schema Draft 2020-12 and Draft 7"),
+        (
+            {"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}},
+            "The schema refers to '#/$defs/missing', which it does not define.",
+        ),
+        (
+            {"$schema": "http://json-schema.org/draft-07/schema#", "items": {"$ref": "#/definitions/gone"},
+             "definitions": {"here": {}}},
+            "The schema refers to '#/definitions/gone'",
+        ),
+        (json.loads('{"items": ' * 300 + "{}" + "}" * 300), "The schema is nested too deeply"),
     ],
-)
+)  # fmt: skip
 def test_an_invalid_schema_is_rejected_with_where_and_why(value, message):
     with pytest.raises(SchemaRejected) as caught:
         check_format(value)
     assert message in caught.value.message
+
+
+def test_both_drafts_and_references_inside_the_schema_are_accepted():
+    for draft in ("https://json-schema.org/draft/2020-12/schema", "http://json-schema.org/draft-07/schema#",
+                  "http://json-schema.org/draft-07/schema"):  # fmt: skip
+        assert check_format({"$schema": draft, "type": "object"})["$schema"] == draft
+    linked = {
+        "type": "object",
+        "properties": {"owner": {"$ref": "#/$defs/person"}, "self": {"$ref": "#"}, "tag": {"$ref": "#tag"}},
+        "$defs": {"person": PERSON, "tag": {"$anchor": "tag", "type": "string"}},
+    }
+    assert check_format(linked) == linked
+    assert evaluate('{"owner": {"name": "Ada", "age": -1}, "tag": 5}', linked)["errors"] == [
+        {"path": "$.owner.age", "message": "-1 is less than the minimum of 0"},
+        {"path": "$.tag", "message": "5 is not of type 'string'"},
+    ]
 
 
 # Judging the reply -----------------------------------------------------------
@@ -87,6 +119,37 @@ def test_a_non_conforming_reply_lists_each_error_with_its_path():
     }
 
 
+def test_a_schema_that_cannot_be_applied_is_an_error_of_the_reply_not_a_crash():
+    # Saved before the schema check refused such schemas.
+    unresolvable = {"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}}
+    result = evaluate('{"a": 1}', unresolvable)
+    assert result["valid"] is False and result["data"] == {"a": 1}
+    assert result["errors"] == [
+        {
+            "path": "$",
+            "message": "The schema could not be applied: The schema refers to '#/$defs/missing', "
+            "which it does not define. A $ref must point inside the schema, e.g. #/$defs/name.",
+        }
+    ]
+    unknown_draft = evaluate("{}", {"$schema": "https://example.com/x"})
+    assert (
+        unknown_draft["valid"] is False
+        and "Draft 2020-12 and Draft 7" in unknown_draft["errors"][0]["message"]
+    )
+
+
+def test_a_reference_to_another_address_is_refused_and_never_fetched(ollama):
+    schema = {"type": "object", "properties": {"a": {"$ref": f"{ollama.url}/person.json"}}}
+    with pytest.raises(SchemaRejected) as caught:
+        check_format(schema)
+    assert f"refers to '{ollama.url}/person.json'" in caught.value.message
+
+    result = evaluate('{"a": 1}', schema)
+
+    assert result["valid"] is False and "could not be applied" in result["errors"][0]["message"]
+    assert ollama.requests_to("/person.json") == []
+
+
 # The form --------------------------------------------------------------------
 
 
@@ -96,8 +159,10 @@ class Fields(HTMLParser):
     def __init__(self, html: str) -> None:
         super().__init__()
         self.labels: dict[str, str] = {}
+        self.required: set[str] = set()  # labels that carry the required mark
         self.controls: dict[str, dict] = {}
         self.legends: list[str] = []
+        self._marked = False
         self._capture: tuple[str, str] | None = None
         self._text: list[str] = []
         self.feed(html)
@@ -105,7 +170,9 @@ class Fields(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "label":
-            self._capture, self._text = ("label", attrs["for"]), []
+            self._capture, self._text, self._marked = ("label", attrs["for"]), [], False
+        elif tag == "span" and attrs.get("class") == "sf-required" and self._capture:
+            self._marked = self._capture[0] == "label"
         elif tag == "legend":
             self._capture, self._text = ("legend", ""), []
         elif tag in ("input", "select", "textarea", "output"):
@@ -126,6 +193,8 @@ class Fields(HTMLParser):
         text = "".join(self._text).strip()
         if kind == "label" and tag == "label":
             self.labels[text.rstrip(" *")] = key
+            if self._marked:
+                self.required.add(text.rstrip(" *"))
         elif kind == "legend" and tag == "legend":
             self.legends.append(text)
         elif kind == "text" and tag in ("textarea", "output"):
@@ -197,7 +266,7 @@ def test_the_form_shows_nested_objects_arrays_enums_booleans_and_missing_fields(
     missing_note, note = [c for c in form.controls.values() if c["id"].endswith("-note")]
     assert (missing_note["tag"], missing_note["text"]) == ("output", "Not provided")
     assert (note["tag"], note["value"]) == ("input", "Friday")
-    assert '<span class="sf-required" title="required">*</span>' in html
+    assert form.required == {"Title", "Priority"}  # the tasks' required fields, and only those
     assert form.value("Extra") == "7"  # oneOf is shown raw, not dropped
     assert len(set(form.controls)) == len(form.controls)  # ids are unique
 
@@ -207,6 +276,43 @@ def test_the_form_labels_help_and_values_are_escaped():
     html = str(render_form(schema, {"bio": '"><script>alert(1)</script>'}, id_prefix="m2"))
     assert "<script>" not in html and "<b>" not in html
     assert Fields(html).value("Bio") == '"><script>alert(1)</script>'
+
+
+def test_an_enum_with_a_declared_type_is_a_select_with_the_value_chosen():
+    schema = {
+        "type": "object",
+        "properties": {
+            "level": {"type": "string", "enum": ["low", "high"]},
+            "stars": {"type": ["integer", "null"], "enum": [1, 2, 3, None]},
+            "flag": {"type": "integer", "enum": [0, 1]},
+        },
+    }
+    html = str(render_form(schema, {"level": "high", "stars": 2, "flag": True}, id_prefix="m5"))
+    form = Fields(html)
+
+    level = form.controls[form.labels["Level"]]
+    assert level["tag"] == "select" and form.value("Level") == "high"
+    assert "<option>low</option><option selected>high</option>" in html
+    assert form.controls[form.labels["Stars"]]["tag"] == "select" and form.value("Stars") == "2"
+    assert form.value("Flag") == "true"  # true is not 1: shown as it is, not as a choice
+
+
+def test_only_required_fields_carry_the_required_mark():
+    form = Fields(str(render_form(PERSON, {"name": "Ada", "age": 36}, id_prefix="m6")))
+
+    assert set(form.labels) == {"Name", "Age", "Email"}
+    assert form.required == {"Name", "Age"}
+    assert form.controls[form.labels["Email"]]["text"] == "Not provided"
+
+
+def test_a_deeply_nested_reply_is_shown_without_crashing():
+    tree = {"type": "array", "title": "Tree", "items": {"$ref": "#"}}
+    deep = json.loads("[" * 900 + "]" * 900)
+
+    html = str(render_form(tree, deep, id_prefix="m7"))
+
+    assert html.count("<fieldset") == 20  # then the rest as raw JSON
+    assert "sf-raw" in html
 
 
 def test_a_value_of_the_wrong_type_is_shown_raw():

@@ -1,9 +1,13 @@
-// Sidebar: conversations grouped by date, the server-side search, the time zone
-// cookie and the drawer on narrow screens.
+// Sidebar: conversations grouped by date and loaded a page at a time, the server-side
+// search, the time zone cookie and the drawer on narrow screens.
 
 import { announce, el, errorText, request } from "./ui.js";
 
 const SEARCH_DELAY_MS = 250;
+// The server's sidebar.PAGE_SIZE: a page this full may have more after it.
+const PAGE_SIZE = 100;
+// The next page is fetched once the list is scrolled this close to its end.
+const NEAR_END_PX = 200;
 const ZONE = /^[A-Za-z0-9_+\-/]{1,63}$/;
 
 // Tell the server the browser's time zone; true when it did not know it yet.
@@ -50,6 +54,24 @@ export function conversationItem(entry, currentId) {
 
 let groupCount = 0;
 
+const LOAD_ERRORS = ["Could not load the conversations.", "Could not load older conversations."];
+
+// Add a page's groups to those gathered so far: a label that goes on continues its group.
+function mergeGroups(groups, page, seen) {
+  for (const group of page) {
+    for (const entry of group.conversations || []) {
+      if (seen.has(entry.id)) continue; // moved between pages (unpinned, say): shown once
+      seen.add(entry.id);
+      let last = groups[groups.length - 1];
+      if (!last || last.label !== group.label) {
+        last = { label: group.label, conversations: [] };
+        groups.push(last);
+      }
+      last.conversations.push(entry);
+    }
+  }
+}
+
 function groupNode(label) {
   groupCount += 1;
   const box = el("div", "conv-group");
@@ -80,6 +102,21 @@ export class Sidebar {
     this.isBusy = () => false; // set by the actions: no refresh while renaming
     // Labels of the server-rendered groups get ids the JS-rendered ones cannot reuse.
     groupCount = host.querySelectorAll(".conv-group").length;
+
+    // Paging: `next` is the server's cursor for the page after the shown ones
+    // (the template writes it for the page it rendered), `query` the search they answer.
+    this.scroller = host.parentElement;
+    this.query = "";
+    this.next = this.count() >= PAGE_SIZE ? host.dataset.next || null : null;
+    this.loading = false;
+    this.pressed = false;
+    this.failed = false; // no automatic retries after an error: the button retries
+    this.more = el("button", "button small", "Show older conversations");
+    this.more.type = "button";
+    host.after(this.more);
+    this.showMore();
+    this.more.addEventListener("click", () => this.loadMore(true));
+    this.scroller.addEventListener("scroll", () => this.check(), { passive: true });
 
     search.addEventListener("input", () => this.refreshSoon(SEARCH_DELAY_MS));
     search.addEventListener("keydown", (event) => {
@@ -174,11 +211,25 @@ export class Sidebar {
 
   // ---------- loading from the server ----------
 
+  count() {
+    return this.host.querySelectorAll("li[data-id]").length;
+  }
+
+  pageUrl(query, after) {
+    const params = new URLSearchParams();
+    if (query) params.set("q", query);
+    if (after) params.set("after", after);
+    const search = params.toString();
+    return search ? `${this.searchUrl}?${search}` : this.searchUrl;
+  }
+
   refreshSoon(delay = 300) {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.refresh(), delay);
   }
 
+  // Load the list again from the top. The same search keeps as many conversations
+  // as are shown, so the pages the reader scrolled to do not vanish.
   async refresh() {
     clearTimeout(this.timer);
     if (this.isBusy()) {
@@ -187,24 +238,112 @@ export class Sidebar {
     }
     this.deferred = false;
     const serial = ++this.serial;
+    this.loading = true;
     const query = this.search.value.trim();
-    const url = query ? `${this.searchUrl}?q=${encodeURIComponent(query)}` : this.searchUrl;
-    const { status, body } = await request(url);
-    if (serial !== this.serial) return; // a newer search is on its way
-    if (status !== 200 || !body || !Array.isArray(body.groups)) {
-      this.showError(errorText(body, "Could not load the conversations."));
-      return;
-    }
+    const keep = query === this.query ? this.count() : 0;
+    const groups = [];
+    const seen = new Set();
+    let next = null;
+    do {
+      const { status, body } = await request(this.pageUrl(query, next));
+      if (serial !== this.serial) return; // a newer search is on its way
+      if (status !== 200 || !body || !Array.isArray(body.groups)) {
+        this.loading = false;
+        this.showError(errorText(body, "Could not load the conversations."));
+        return;
+      }
+      mergeGroups(groups, body.groups, seen);
+      next = body.next || null;
+    } while (next && seen.size < keep);
+    this.loading = false;
     if (this.isBusy()) {
       this.deferred = true;
       return;
     }
-    if (this.error.textContent === "Could not load the conversations.") this.showError("");
-    this.render(body.groups);
+    this.query = query;
+    this.next = next;
+    this.failed = false;
+    this.pressed = false;
+    if (LOAD_ERRORS.includes(this.error.textContent)) this.showError("");
+    this.render(groups);
+    this.showMore();
     if (query && document.activeElement === this.search) {
-      const found = this.host.querySelectorAll("li[data-id]").length;
-      announce(found ? `${found} conversation${found === 1 ? "" : "s"} found.` : "No conversations match.");
+      const found = this.count();
+      const count = `${next ? "More than " : ""}${found} conversation${found === 1 ? "" : "s"}`;
+      announce(found ? `${count} found.` : "No conversations match.");
     }
+  }
+
+  // The page after the shown ones, appended: a group whose label is already last
+  // on screen goes on in it instead of repeating its heading.
+  async loadMore(fromButton) {
+    if (fromButton && this.loading) this.pressed = true; // moves focus once the page is in
+    if (!this.next || this.loading) return;
+    this.pressed = fromButton;
+    const serial = this.serial;
+    this.loading = true;
+    this.more.textContent = "Loading older conversations…";
+    const { status, body } = await request(this.pageUrl(this.query, this.next));
+    if (serial !== this.serial) return; // the list was loaded again meanwhile
+    this.loading = false;
+    if (status !== 200 || !body || !Array.isArray(body.groups)) {
+      this.failed = true;
+      this.pressed = false;
+      this.showMore();
+      this.showError(LOAD_ERRORS[1]);
+      return;
+    }
+    this.failed = false;
+    if (LOAD_ERRORS.includes(this.error.textContent)) this.showError("");
+    this.next = body.next || null;
+    const added = this.append(body.groups);
+    this.showMore();
+    if (this.pressed) {
+      this.pressed = false;
+      // The button moved below the new conversations (or is gone): go on from the first of them.
+      const target = added.length ? added[0].querySelector("a") : this.more.hidden ? this.lastLink() : null;
+      if (target) target.focus();
+      const count = added.length;
+      announce(count ? `${count} older conversation${count === 1 ? "" : "s"} shown.` : "No older conversations.");
+    }
+    requestAnimationFrame(() => this.check());
+  }
+
+  // Near the end of the list: fetch the next page. Not while the button has the
+  // focus: a keyboard user is about to press it, and the focus follows the press.
+  check() {
+    if (!this.next || this.loading || this.failed || document.activeElement === this.more) return;
+    const box = this.scroller;
+    if (box.clientHeight && box.scrollTop + box.clientHeight >= box.scrollHeight - NEAR_END_PX) this.loadMore(false);
+  }
+
+  showMore() {
+    this.more.hidden = !this.next;
+    this.more.textContent = "Show older conversations";
+  }
+
+  // The new items, in order.
+  append(groups) {
+    const added = [];
+    for (const group of groups) {
+      let box = this.host.lastElementChild;
+      if (!box || box.dataset.label !== group.label) box = groupNode(group.label);
+      const list = box.querySelector("ul");
+      for (const entry of group.conversations || []) {
+        if (this.item(entry.id)) continue; // moved between pages (unpinned, say): shown once
+        const item = conversationItem(entry, this.currentId);
+        list.append(item);
+        added.push(item);
+      }
+      if (!box.isConnected && list.firstChild) this.host.append(box);
+    }
+    this.showEmpty();
+    return added;
+  }
+
+  lastLink() {
+    const links = this.host.querySelectorAll("li[data-id] > a");
+    return links[links.length - 1] || null;
   }
 
   // Run a refresh that was put off while an item was being renamed.

@@ -1,0 +1,165 @@
+"""The sidebar a page at a time: every conversation reachable, in a stable order, at a fixed cost."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from conversations.models import Conversation, Message
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def make_conversations(owner, count: int, *, title: str = "Chat", tie: int = 7, pinned: int = 0) -> list:
+    """`count` conversations whose updated_at comes in runs of `tie` equal values; the first `pinned` pinned.
+
+    Returns them in the sidebar's order: pinned first, then newest, ties by id.
+    """
+    created = Conversation.objects.bulk_create(
+        Conversation(owner=owner, title=f"{title} {i:03d}", pinned=i < pinned) for i in range(count)
+    )
+    start = timezone.now() - timedelta(days=3)
+    for run in range(0, count, tie):
+        ids = [c.pk for c in created[run : run + tie]]
+        Conversation.objects.filter(pk__in=ids).update(updated_at=start - timedelta(hours=run))
+    rows = Conversation.objects.filter(pk__in=[c.pk for c in created]).values_list(
+        "id", "pinned", "updated_at"
+    )
+    return [row[0] for row in sorted(rows, key=lambda row: (row[1], row[2], row[0]), reverse=True)]
+
+
+def ids_of(body: dict) -> list[str]:
+    return [c["id"] for group in body["groups"] for c in group["conversations"]]
+
+
+def walk(client: Client, **params) -> list[dict]:
+    """Every page of the sidebar, following `next`."""
+    pages = [client.get("/c/", params).json()]
+    while pages[-1]["next"]:
+        assert len(pages) < 50, "the cursor does not move on"
+        pages.append(client.get("/c/", {**params, "after": pages[-1]["next"]}).json())
+    return pages
+
+
+@pytest.mark.django_db
+def test_every_conversation_is_reachable_page_by_page_in_a_stable_order(alice, bob):
+    # Runs of 11 equal updated_at straddle both page boundaries (100 and 200), and
+    # 12 pinned ones come first; more than the 300 the sidebar once stopped at.
+    expected = [str(pk) for pk in make_conversations(alice, 330, tie=11, pinned=12)]
+    make_conversations(bob, 5, title="Bob's")
+
+    pages = walk(signed_in(alice))
+
+    assert [len(ids_of(page)) for page in pages] == [100, 100, 100, 30]
+    assert [pk for page in pages for pk in ids_of(page)] == expected
+    assert pages[0]["groups"][0]["label"] == "Pinned"
+    assert all(c["pinned"] for c in pages[0]["groups"][0]["conversations"])
+    assert pages[-1]["next"] is None
+
+
+@pytest.mark.django_db
+def test_a_page_that_goes_on_in_the_same_date_group_repeats_its_label_for_the_client_to_join(alice):
+    make_conversations(alice, 150, tie=1)  # an hour apart from three days ago: "Previous 7 days"…
+
+    first, second = walk(signed_in(alice))
+
+    labels = [g["label"] for g in first["groups"]] + [g["label"] for g in second["groups"]]
+    assert labels[0] == "Previous 7 days"
+    assert first["groups"][-1]["label"] == second["groups"][0]["label"]
+    joined = [label for i, label in enumerate(labels) if i == 0 or labels[i - 1] != label]
+    assert len(joined) == len(set(joined)), f"a date group comes back after another one: {labels}"
+
+
+@pytest.mark.django_db
+def test_search_results_are_paged_the_same_way(alice, bob):
+    matching = make_conversations(alice, 230, tie=5)
+    for pk in matching[::2]:  # half match by message text, half by title
+        Message.objects.create(conversation_id=pk, role="user", content="Tell me about QUANTUM dots")
+    Conversation.objects.filter(pk__in=matching[1::2]).update(title="Quantum notes")
+    others = make_conversations(alice, 40, title="Cooking")
+    Message.objects.create(conversation_id=others[0], role="user", content="quantum", active=False)
+    bob_match = make_conversations(bob, 3, title="Bob's quantum")
+    client = signed_in(alice)
+
+    pages = walk(client, q="quantum")
+
+    assert [len(ids_of(page)) for page in pages] == [100, 100, 30]
+    assert [pk for page in pages for pk in ids_of(page)] == [str(pk) for pk in matching]
+    assert not {str(pk) for pk in others + bob_match} & {pk for page in pages for pk in ids_of(page)}
+
+
+@pytest.mark.django_db
+def test_a_cursor_only_ever_shows_my_own_conversations(alice, bob):
+    make_conversations(alice, 120)
+    bob_ids = {str(pk) for pk in make_conversations(bob, 120, title="Bob's")}
+    cursor = signed_in(alice).get("/c/").json()["next"]
+
+    page = signed_in(bob).get("/c/", {"after": cursor}).json()
+
+    assert set(ids_of(page)) <= bob_ids
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "after",
+    [
+        "nonsense",
+        "2.1700000000000000.0b5e8c4e-4e0a-4d0c-9a43-52f1f1b0a001",
+        "1.1700000000000000.not-a-uuid-at-all-not-a-uuid-at-all",
+        "0.999999999999999999.0b5e8c4e-4e0a-4d0c-9a43-52f1f1b0a001",  # past the year 9999
+        "0.-5.0b5e8c4e-4e0a-4d0c-9a43-52f1f1b0a001",
+    ],
+)
+def test_a_malformed_cursor_is_refused(alice, after):
+    response = signed_in(alice).get("/c/", {"after": after})
+    assert response.status_code == 400
+    assert "after" in response.json()["error"]
+
+
+@pytest.mark.django_db
+def test_every_page_costs_the_same_few_queries(alice, django_assert_num_queries):
+    make_conversations(alice, 260, tie=3, pinned=4)
+    for pk in Conversation.objects.filter(owner=alice).values_list("pk", flat=True)[:150]:
+        Message.objects.create(conversation_id=pk, role="user", content="quantum")
+    client = signed_in(alice)
+
+    for params in ({}, {"q": "quantum"}):
+        first = client.get("/c/", params).json()
+        # Reading the session and the user, then one query for the page.
+        with django_assert_num_queries(3):
+            second = client.get("/c/", {**params, "after": first["next"]}).json()
+        with django_assert_num_queries(3):
+            client.get("/c/", params)
+        assert second["groups"]
+
+
+@pytest.mark.django_db
+def test_the_chat_page_renders_the_first_page_and_the_cursor_of_the_next(alice):
+    make_conversations(alice, 180, tie=9, pinned=2)
+    client = signed_in(alice)
+    client.cookies["tz"] = "Pacific/Kiritimati"  # the cursor does not depend on the zone shown
+
+    html = client.get("/").content.decode()
+
+    assert html.count('class="conv-item"') == 100
+    written = re.search(r'id="conversation-groups" data-next="([^"]+)"', html)
+    assert written, "the page carries no cursor for the next page"
+    assert written[1] == client.get("/c/").json()["next"]
+    second = client.get("/c/", {"after": written[1]}).json()
+    assert len(ids_of(second)) == 80
+
+
+@pytest.mark.django_db
+def test_a_chat_page_with_few_conversations_renders_them_all(alice):
+    make_conversations(alice, 3)
+    html = signed_in(alice).get("/").content.decode()
+    assert html.count('class="conv-item"') == 3
+    assert signed_in(alice).get("/c/").json()["next"] is None
