@@ -142,6 +142,7 @@ class ConversationForm(forms.ModelForm):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
+    view_on_site = False  # the chat page is its owner's only
     form = ConversationForm
     list_display = ["__str__", "owner", "model", "message_count", "pinned", "created_at", "updated_at"]
     list_select_related = ["owner"]

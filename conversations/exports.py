@@ -246,6 +246,7 @@ def _check_message(entry: Any, index: int) -> tuple[dict[str, Any], dict[str, An
     _require(reply_to is None or isinstance(reply_to, str), f"{where}: reply_to must be a message id.")
     images = entry.get("images") or []
     _require(isinstance(images, list), f"{where}: images must be a list.")
+    _require(isinstance(entry.get("active", True), bool), f"{where}: active must be true or false.")
     fields: dict[str, Any] = {
         "role": entry["role"],
         "content": entry.get("content", ""),
@@ -255,7 +256,7 @@ def _check_message(entry: Any, index: int) -> tuple[dict[str, Any], dict[str, An
         "error": str(entry.get("error") or ""),
         "created_at": _when(entry.get("created_at"), where),
         "version": version,
-        "active": bool(entry.get("active", True)),
+        "active": entry.get("active", True),
         "done_reason": str(stats.get("done_reason") or "")[:32],
         "structured": entry.get("structured") if isinstance(entry.get("structured"), dict) else None,
     }

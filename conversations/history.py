@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from conversations.images import base64_for_ollama, images_by_message
 from conversations.models import Conversation, Image, Message
@@ -21,7 +21,8 @@ def build_chat_messages(conversation: Conversation, *, before: Message) -> list[
     if conversation.system_prompt.strip():
         messages.append({"role": "system", "content": conversation.system_prompt})
     earlier = list(
-        conversation.messages.filter(active=True, created_at__lt=before.created_at)
+        conversation.messages.filter(active=True)
+        .filter(Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, id__lt=before.id))
         .exclude(status=Message.Status.ERROR)
         .exclude(status=Message.Status.STREAMING)
         .annotate(has_images=Exists(Image.objects.filter(message=OuterRef("pk"))))

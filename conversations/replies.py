@@ -224,6 +224,17 @@ STATS_FIELDS = (
 )
 
 
+# The largest value each stats column holds on every supported database.
+STATS_LIMITS = {name: 2**31 - 1 if name.endswith("_count") else 2**63 - 1 for name in STATS_FIELDS}
+
+
+def _stat(value: Any, limit: int) -> int | None:
+    """One of Ollama's figures as stored: a whole number in the column's range, else unknown."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= limit:
+        return None
+    return int(value)
+
+
 def finish_reply(
     *,
     message_id: uuid.UUID,
@@ -244,8 +255,7 @@ def finish_reply(
     message.error = error
     message.done_reason = str(stats.get("done_reason") or "")[:32]
     for name in STATS_FIELDS:
-        value = stats.get(name)
-        setattr(message, name, int(value) if isinstance(value, int | float) and value >= 0 else None)
+        setattr(message, name, _stat(stats.get(name), STATS_LIMITS[name]))
     if message.format is not None and status == Message.Status.COMPLETE:
         message.structured = evaluate(content, message.format)
     message.save()

@@ -33,4 +33,5 @@ urlpatterns = [
     path("images/", views.upload_image, name="upload_image"),
     path("images/<uuid:image_id>/", views.image, name="image"),
     path("images/<uuid:image_id>/thumbnail/", views.image_thumbnail, name="image_thumbnail"),
+    path("images/<uuid:image_id>/remove/", views.remove_image, name="remove_image"),
 ]

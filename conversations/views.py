@@ -42,7 +42,8 @@ def setup(request: HttpRequest) -> HttpResponse:
 
 
 def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpResponse:
-    conversations = list(sidebar.find(owner_id=request.user.pk))
+    first_page = sidebar.page(owner_id=request.user.pk)
+    conversations = first_page.conversations
     messages, has_more = [], False
     if conversation:
         dead = replies.interrupt_dead_replies(conversation_id=conversation.pk, is_alive=generation.is_alive)
@@ -71,6 +72,7 @@ def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpR
     context = {
         "conversations": conversations,
         "groups": sidebar.grouped(conversations),
+        "sidebar_next": first_page.next,
         "conversation": conversation,
         "page_data": page_data,
     }
@@ -151,6 +153,13 @@ def upload_image(request: HttpRequest) -> JsonResponse:
     except images.ImageRejected as exc:
         return JsonResponse({"error": exc.message}, status=400)
     return JsonResponse(images.image_data(image), status=201)
+
+
+@require_POST
+def remove_image(request: HttpRequest, image_id: uuid.UUID) -> HttpResponse:
+    """Take back an upload that was not sent (the composer's Remove): its row and files go."""
+    get_object_or_404(Image, pk=image_id, owner=request.user, message__isnull=True).delete()
+    return HttpResponse(status=204)
 
 
 def _own_image(request: HttpRequest, image_id: uuid.UUID) -> Image:

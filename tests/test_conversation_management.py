@@ -582,6 +582,7 @@ def export_of(message: dict | None = None, **top) -> bytes:
         (export_of({"created_at": "2026-01-01T00:00:00+25:00"}), "Message 1: created_at must be a date and time."),
         (export_of({"created_at": "0001-01-01T00:00:00+05:00"}), "Message 1: created_at must be a date and time."),
         (export_of({"images": 5}), "Message 1: images must be a list."),
+        (export_of({"active": "false"}), "Message 1: active must be true or false."),
         (export_of({"reply_to": ["x"]}), "Message 1: reply_to must be a message id."),
         (export_of({"content": "nul \x00 here"}), "The export contains a NUL character"),
         (export_of({"structured": {"data": {"a\x00": 1}}}), "The export contains a NUL character"),

@@ -205,16 +205,55 @@ async def test_another_users_image_cannot_be_sent(ollama, alice, bob, conversati
     await socket.disconnect()
 
 
-async def test_too_many_images_are_refused(ollama, alice, conversation, settings):
+async def test_too_many_images_are_refused_and_the_uploads_stay_ready_to_send(
+    ollama, alice, conversation, settings
+):
     settings.MAX_IMAGES_PER_MESSAGE = 2
+    ids = [
+        (await sync_to_async(upload)(alice, image_bytes(color=color)))[1]["id"]
+        for color in ("red", "green", "blue")
+    ]
     socket = await open_socket(alice, conversation.pk)
-    ids = ["00000000-0000-0000-0000-00000000000" + str(i) for i in range(3)]
-    await send(socket, type="chat", content="three", images=ids)
+    await send(socket, type="chat", content="three", model="llava:7b", images=ids)
     frame = await socket.receive_json_from(timeout=5)
 
     assert frame["code"] == "invalid" and "at most 2 images" in frame["message"]
     assert not await Message.objects.aexists()
+    assert await Image.objects.filter(message__isnull=True).acount() == 3
+    # With one taken back, the same message goes through.
+    await sync_to_async(removed_by)(alice, ids[2])
+    ollama.enqueue_chat("Two squares.")
+    await send(socket, type="chat", content="three", model="llava:7b", images=ids[:2])
+    done = (await receive_until(socket, "done"))[-1]["message"]
+    assert done["content"] == "Two squares."
+    assert len(ollama.chat_requests()[-1].json["messages"][0]["images"]) == 2
     await socket.disconnect()
+
+
+def removed_by(user, image_id: str) -> int:
+    client = Client()
+    client.force_login(user)
+    return client.post(f"/images/{image_id}/remove/").status_code
+
+
+def test_an_unsent_upload_can_be_taken_back_by_its_owner_only(alice, bob, conversation, settings):
+    status, uploaded = upload(alice, image_bytes())
+    assert len(files_under(Path(settings.MEDIA_ROOT))) == 2
+
+    assert removed_by(bob, uploaded["id"]) == 404
+    assert removed_by(alice, uploaded["id"]) == 204
+    assert not Image.objects.exists()
+    assert files_under(Path(settings.MEDIA_ROOT)) == []
+    assert removed_by(alice, uploaded["id"]) == 404
+
+
+def test_a_sent_image_cannot_be_taken_back(alice, conversation):
+    status, uploaded = upload(alice, image_bytes())
+    message = Message.objects.create(conversation=conversation, role="user", content="look")
+    Image.objects.filter(pk=uploaded["id"]).update(message=message)
+
+    assert removed_by(alice, uploaded["id"]) == 404
+    assert Image.objects.filter(pk=uploaded["id"]).exists()
 
 
 def test_deleting_a_conversation_deletes_its_images(alice, conversation, settings):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -82,3 +84,47 @@ async def test_another_answer_to_a_structured_question_keeps_its_schema(ollama, 
     assert regenerated["format"] == SCHEMA and regenerated["structured"]["valid"] is True
     assert edited["format"] == SCHEMA and edited["structured"]["valid"] is True
     await socket.disconnect()
+
+
+def test_figures_ollama_sends_out_of_range_are_stored_as_unknown(conversation):
+    reply = Message.objects.create(conversation=conversation, role="assistant", status="streaming")
+    replies.finish_reply(
+        message_id=reply.pk,
+        content="Done.",
+        thinking="",
+        status="complete",
+        stats={
+            "done_reason": "stop",
+            "eval_count": 2**40,
+            "prompt_eval_count": -3,
+            "eval_duration": 1.5e9,
+            "total_duration": float("nan"),
+            "load_duration": True,
+        },
+    )
+    reply.refresh_from_db()
+    assert (reply.eval_count, reply.prompt_eval_count, reply.eval_duration) == (None, None, 1_500_000_000)
+    assert (reply.total_duration, reply.load_duration) == (None, None)
+
+
+def test_the_history_replayed_keeps_messages_that_share_a_timestamp(conversation):
+    from django.utils import timezone
+
+    from conversations.history import build_chat_messages
+
+    moment = timezone.now()
+    older = [
+        Message.objects.create(conversation=conversation, role=role, content=text, created_at=moment)
+        for role, text in (("user", "One"), ("assistant", "Two"), ("user", "Three"))
+    ]
+    # Ties are ordered by id, as the page orders them: the reply comes last.
+    reply = Message.objects.create(
+        id=uuid.UUID(int=2**128 - 1),
+        conversation=conversation,
+        role="assistant",
+        status="streaming",
+        created_at=moment,
+    )
+    expected = sorted(older, key=lambda m: m.pk)
+    sent = build_chat_messages(conversation, before=reply)
+    assert [m["content"] for m in sent] == [m.content for m in expected]

@@ -162,4 +162,5 @@ def test_a_chat_page_with_few_conversations_renders_them_all(alice):
     make_conversations(alice, 3)
     html = signed_in(alice).get("/").content.decode()
     assert html.count('class="conv-item"') == 3
+    assert "data-next" not in html
     assert signed_in(alice).get("/c/").json()["next"] is None

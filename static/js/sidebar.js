@@ -4,8 +4,6 @@
 import { announce, el, errorText, request } from "./ui.js";
 
 const SEARCH_DELAY_MS = 250;
-// The server's sidebar.PAGE_SIZE: a page this full may have more after it.
-const PAGE_SIZE = 100;
 // The next page is fetched once the list is scrolled this close to its end.
 const NEAR_END_PX = 200;
 const ZONE = /^[A-Za-z0-9_+\-/]{1,63}$/;
@@ -107,7 +105,7 @@ export class Sidebar {
     // (the template writes it for the page it rendered), `query` the search they answer.
     this.scroller = host.parentElement;
     this.query = "";
-    this.next = this.count() >= PAGE_SIZE ? host.dataset.next || null : null;
+    this.next = host.dataset.next || null;
     this.loading = false;
     this.pressed = false;
     this.failed = false; // no automatic retries after an error: the button retries
