@@ -2,6 +2,7 @@
 
 A reply's own deltas are published by generation.Generation; everything else
 that tells tabs about a conversation, or asks its reply to do something, is here.
+The groups of model pulls are named here too; pulls.py sends their events.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from conversations import timeline
+
+# Every Models page socket, on any worker, is in PULLS_GROUP and sees every pull.
+# Each worker's pull listener is in PULLS_CONTROL_GROUP: requests about pulls go
+# there, and the worker that runs a pull answers for it (see pulls.py).
+PULLS_GROUP = "pulls"
+PULLS_CONTROL_GROUP = "pulls.control"
 
 
 def conversation_group(conversation_id: uuid.UUID) -> str:

@@ -1,4 +1,8 @@
-"""The models socket: the state of every pull, then live progress; staff start and cancel pulls."""
+"""The models socket: the state of every pull, then live progress; staff start and cancel pulls.
+
+Pulls run on whichever worker started them; pulls.py asks the other workers
+for their state and passes a cancel on, so this socket works the same on any.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +26,12 @@ class ModelsConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=4401)
             return
-        # Join first, then read the state: an event raced by the snapshot is
+        # Join first, then ask for the state: an event raced by the snapshot is
         # only a repeat, and its `seq` tells the page so.
         await self.channel_layer.group_add(pulls.GROUP, self.channel_name)
         self.joined = True
         await self.accept()
-        await self.send_json({"type": "pulls", "pulls": pulls.snapshot()})
+        await self.send_json({"type": "pulls", "pulls": await pulls.snapshot()})
 
     async def disconnect(self, code: int) -> None:
         if self.joined:
@@ -55,7 +59,7 @@ class ModelsConsumer(AsyncJsonWebsocketConsumer):
                 await pulls.start(self._model_of(content))
             case "cancel":
                 model = self._model_of(content)
-                if not pulls.cancel(model):
+                if not await pulls.cancel(model):
                     raise FrameError("not_pulling", f"{pulls.full_name(model)} is not being pulled.")
             case "ping":
                 await self.send_json({"type": "pong"})

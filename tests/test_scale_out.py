@@ -1,4 +1,5 @@
-"""Several daphne workers sharing PostgreSQL and Redis: live replies cross workers, and survive one dying.
+"""Several daphne workers sharing PostgreSQL and Redis: live replies and model pulls cross workers,
+and replies survive one dying.
 
 These run in the PostgreSQL + Redis suite (DATABASE_URL=postgres://…, REDIS_URL=redis://…).
 """
@@ -20,8 +21,10 @@ import pytest
 import websockets
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection
 
+from conversations import pulls
 from conversations.models import Conversation, Message
 from tests.conftest import session_cookie
 
@@ -224,3 +227,95 @@ async def test_a_restarted_worker_marks_replies_left_streaming_as_interrupted(
         await asyncio.sleep(0.2)
     reply = await Message.objects.aget(role="assistant")
     assert reply.status == "interrupted" and reply.content.startswith("w0 ")
+
+
+# Model pulls ----------------------------------------------------------------
+
+
+@pytest.fixture
+def admin(db):
+    return get_user_model().objects.create_user("admin", password="admin-password", is_staff=True)
+
+
+@pytest.fixture
+async def open_models_page():
+    tabs: list[Tab] = []
+
+    async def open_one(worker: Worker, user) -> tuple[Tab, list[dict]]:
+        """A Models page socket on `worker`, and the pulls it was sent on connecting."""
+        cookie = await sync_to_async(session_cookie)(user)
+        socket = await websockets.connect(
+            f"ws://127.0.0.1:{worker.port}/ws/models/",
+            additional_headers={"Cookie": f"sessionid={cookie}", "Origin": f"http://127.0.0.1:{worker.port}"},
+        )
+        tab = Tab(socket)
+        tabs.append(tab)
+        [first] = await tab.until("pulls")
+        return tab, first["pulls"]
+
+    yield open_one
+    for tab in tabs:
+        await tab.socket.close()
+
+
+async def progress_with_bytes(tab: Tab) -> dict:
+    while True:
+        pull = (await tab.until("progress"))[-1]["pull"]
+        if pull["completed"]:
+            return pull
+
+
+async def test_a_pull_run_by_one_worker_is_followed_joined_and_cancelled_from_another(
+    ollama, admin, start_worker, open_models_page
+):
+    first, second = start_worker("one"), start_worker("two")
+    ollama.pull_delay = 0.3
+    starter, _ = await open_models_page(first, admin)
+    watcher, before = await open_models_page(second, admin)
+    assert before == []
+
+    await starter.send(type="pull", model="tinyllama")
+    seen = await progress_with_bytes(watcher)  # live, from the other worker
+    assert seen["model"] == "tinyllama:latest" and seen["state"] == "running"
+
+    reloaded, snapshot = await open_models_page(second, admin)
+    [pull] = snapshot
+    assert pull["id"] == seen["id"] and pull["state"] == "running" and pull["completed"] >= seen["completed"]
+
+    await reloaded.send(type="pull", model="TinyLlama:latest")  # joins the pull on worker one
+    await asyncio.sleep(pulls.ANSWER_SECONDS * 2)
+    assert len(ollama.requests_to("/api/pull")) == 1
+
+    await reloaded.send(type="cancel", model="tinyllama")
+    frames = await reloaded.until("done")
+    assert not [frame for frame in frames if frame["type"] == "error"]
+    assert {frame["pull"]["id"] for frame in frames} == {seen["id"]}
+    done = frames[-1]["pull"]
+    assert done["state"] == "cancelled" and 0 < done["percent"] < 100
+    for tab in (starter, watcher):
+        assert (await tab.until("done"))[-1]["pull"] == done
+    [recorded] = ollama.requests_to("/api/pull")
+    assert await asyncio.to_thread(recorded.done.wait, 5) and recorded.closed_by_client
+    assert ollama.find_model("tinyllama") is None
+
+    await reloaded.send(type="cancel", model="tinyllama")
+    assert (await reloaded.until("error"))[-1]["code"] == "not_pulling"
+    _, later = await open_models_page(second, admin)
+    assert later == [done]
+
+
+async def test_one_model_pulled_from_two_workers_at_once_is_pulled_once(
+    ollama, admin, start_worker, open_models_page
+):
+    first, second = start_worker("one"), start_worker("two")
+    ollama.pull_delay = 0.05
+    one, _ = await open_models_page(first, admin)
+    two, _ = await open_models_page(second, admin)
+
+    await asyncio.gather(one.send(type="pull", model="tinyllama"), two.send(type="pull", model="tinyllama"))
+    frames = await one.until("done") + await two.until("done")
+
+    assert len(ollama.requests_to("/api/pull")) == 1
+    assert not [frame for frame in frames if frame["type"] == "error"]
+    assert len({frame["pull"]["id"] for frame in frames}) == 1
+    assert frames[-1]["pull"]["state"] == "success"
