@@ -11,7 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from conversations.generation import ensure_sweeper  # noqa: E402
+from conversations.liveness import ensure_sweeper  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(

@@ -9,7 +9,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from conversations import events, generation, replies, timeline
+from conversations import events, generation, liveness, replies, timeline
 from conversations.protocol import (
     MAX_FRAME_BYTES,
     FrameError,
@@ -117,7 +117,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await events.request_stop(self.conversation_id)
 
     async def sync(self, after: str | None) -> None:
-        await generation.interrupt_dead(self.conversation_id)
+        await liveness.interrupt_dead(self.conversation_id)
         messages, reset = await database_sync_to_async(timeline.messages_after)(
             conversation_id=self.conversation_id, after=after
         )

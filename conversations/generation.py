@@ -13,30 +13,19 @@ import contextlib
 import logging
 import time
 import uuid
-import weakref
-from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.layers import get_channel_layer
 from django.conf import settings
-from django.utils import timezone
 
-from conversations import events, model_info, replies, titles
+from conversations import events, liveness, model_info, replies, titles
+from conversations.liveness import running
 from conversations.models import Message
 from conversations.ollama import OllamaError, get_client
 from conversations.protocol import MessageData
 
 logger = logging.getLogger(__name__)
-
-PROCESS_STARTED = timezone.now()
-# A live reply is saved at least every HEARTBEAT_INTERVALS checkpoint intervals;
-# one not saved for STALE_INTERVALS has lost its writer (a worker died).
-HEARTBEAT_INTERVALS = 5
-STALE_INTERVALS = 15
-# Replies started by this process and still running, by conversation id.
-_running: dict[uuid.UUID, Generation | None] = {}
-
 
 # When many replies stream in one process, frames (not tokens) are what cost CPU:
 # the interval between a reply's frames grows so the process sends at most about
@@ -52,90 +41,8 @@ TRICKLE_SECONDS = 0.002
 
 def frame_interval() -> float:
     return min(
-        max(settings.REPLY_FRAME_SECONDS, len(_running) / FRAMES_PER_SECOND_PER_PROCESS), MAX_FRAME_SECONDS
+        max(settings.REPLY_FRAME_SECONDS, len(running) / FRAMES_PER_SECOND_PER_PROCESS), MAX_FRAME_SECONDS
     )
-
-
-def is_alive(message: Message) -> bool:
-    """Whether a reply marked "streaming" still has a writer.
-
-    A live writer saves the reply at least every few checkpoint intervals, so
-    a reply that stopped moving lost its writer. With the in-memory channel
-    layer there is only this process, so a reply it is not running and that
-    is older than the process is certainly dead.
-    """
-    generation = _running.get(message.conversation_id)
-    if generation is not None and generation.reply_id == message.pk:
-        return True
-    if isinstance(get_channel_layer(), InMemoryChannelLayer) and message.created_at < PROCESS_STARTED:
-        return False
-    stale_after = timedelta(seconds=settings.REPLY_CHECKPOINT_SECONDS * STALE_INTERVALS)
-    return message.saved_at > timezone.now() - stale_after
-
-
-async def interrupt_dead(conversation_id: uuid.UUID | None = None) -> None:
-    """Mark replies whose writer died as interrupted, and tell the tabs watching them."""
-    dead = await database_sync_to_async(replies.interrupt_dead_replies)(
-        conversation_id=conversation_id, is_alive=is_alive
-    )
-    await events.announce_interrupted(dead)
-
-
-_sweepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def ensure_sweeper() -> None:
-    """Start this process's sweeper, which finds replies left behind by a dead worker."""
-    loop = asyncio.get_running_loop()
-    if loop not in _sweepers:
-        _sweepers[loop] = loop.create_task(_sweep_forever(), name="reply-sweeper")
-
-
-async def _sweep_forever() -> None:
-    while True:
-        await asyncio.sleep(settings.REPLY_CHECKPOINT_SECONDS * HEARTBEAT_INTERVALS)
-        try:
-            await interrupt_dead()
-        except Exception:
-            logger.exception("Sweeping dead replies failed")
-
-
-_checkpointers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _ensure_checkpointer() -> None:
-    loop = asyncio.get_running_loop()
-    task = _checkpointers.get(loop)
-    if task is None or task.done():
-        _checkpointers[loop] = loop.create_task(_checkpoint_while_replying(), name="reply-checkpoints")
-
-
-async def _checkpoint_while_replying() -> None:
-    """Save the partial text of every reply this process runs, in one statement a second.
-
-    One write for all replies, rather than one per reply: with many replies at
-    once, per-reply writes queue on the single database thread and delay the
-    start of new replies.
-    """
-    while _running:
-        await asyncio.sleep(settings.REPLY_CHECKPOINT_SECONDS)
-        now = time.monotonic()
-        texts = {}
-        for generation in list(_running.values()):
-            if generation is not None and not generation.reading_done:
-                text = generation.checkpoint_text(now)
-                if text is not None:
-                    texts[generation.reply_id] = text
-        if not texts:
-            continue
-        try:
-            await database_sync_to_async(replies.checkpoint_replies)(texts=texts)
-        except Exception:  # the final save still comes; the next checkpoint may succeed
-            logger.exception("Saving the partial text of %d replies failed", len(texts))
 
 
 async def start(
@@ -152,11 +59,11 @@ async def start(
 
     Raises replies.ReplyRefused (busy, no model, images for a model that cannot see).
     """
-    if conversation_id in _running:
+    if conversation_id in running:
         raise replies.ReplyRefused(
             "busy", "A reply is still being written in this conversation. Wait or stop it first."
         )
-    _running[conversation_id] = None  # taken while the database decides
+    running[conversation_id] = None  # taken while the database decides
     try:
         if image_ids:
             await _check_vision(conversation_id, model)
@@ -164,13 +71,13 @@ async def start(
             conversation_id=conversation_id,
             content=content,
             model=model,
-            is_alive=is_alive,
+            is_alive=liveness.is_alive,
             mode=mode,
             image_ids=image_ids,
             format=format,
         )
     except BaseException:
-        _running.pop(conversation_id, None)
+        running.pop(conversation_id, None)
         raise
     await events.announce_interrupted(started.interrupted)
     layer = get_channel_layer()
@@ -189,9 +96,9 @@ async def start(
         group, {"type": "reply.started", "message": started.reply, "replaces": started.replaced}
     )
     generation = Generation(conversation_id=conversation_id, reply=started.reply, payload=started.payload)
-    _running[conversation_id] = generation
+    running[conversation_id] = generation
     generation.task = asyncio.create_task(generation.run(), name=f"reply-{started.reply['id']}")
-    _ensure_checkpointer()
+    liveness.ensure_checkpointer()
 
 
 async def _check_vision(conversation_id: uuid.UUID, model: str) -> None:
@@ -308,8 +215,8 @@ class Generation:
             await self._save_as_failed(error)
         finally:
             # Whatever happened, the conversation takes new questions from here on.
-            if _running.get(self.conversation_id) is self:
-                del _running[self.conversation_id]
+            if running.get(self.conversation_id) is self:
+                del running[self.conversation_id]
             await self.layer.group_discard(events.control_group(self.conversation_id), control)
         await self._announce(message, status, error)
 
@@ -426,7 +333,9 @@ class Generation:
     def checkpoint_text(self, now: float) -> tuple[str, str] | None:
         """The text to save now, if it grew since the last save or a heartbeat is due."""
         length = sum(map(len, self.content)) + sum(map(len, self.thinking))
-        heartbeat_due = now - self.saved_at >= settings.REPLY_CHECKPOINT_SECONDS * HEARTBEAT_INTERVALS
+        heartbeat_due = (
+            now - self.saved_at >= settings.REPLY_CHECKPOINT_SECONDS * liveness.HEARTBEAT_INTERVALS
+        )
         if length == self.saved_length and not heartbeat_due:
             return None
         self.saved_length, self.saved_at = length, now

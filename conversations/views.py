@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import events, generation, images, model_info, replies, sidebar, structured, timeline
+from conversations import events, images, liveness, model_info, replies, sidebar, structured, timeline
 from conversations.models import Conversation, Image, Preferences, SavedSchema
 from conversations.ollama import OllamaError, get_client
 from conversations.protocol import MODEL_NAME
@@ -46,7 +46,7 @@ def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpR
     conversations = first_page.conversations
     messages, has_more = [], False
     if conversation:
-        dead = replies.interrupt_dead_replies(conversation_id=conversation.pk, is_alive=generation.is_alive)
+        dead = replies.interrupt_dead_replies(conversation_id=conversation.pk, is_alive=liveness.is_alive)
         if dead:
             async_to_sync(events.announce_interrupted)(dead)
         messages, has_more = timeline.recent_messages(conversation_id=conversation.pk)

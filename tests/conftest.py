@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 
-from conversations import generation, model_info
+from conversations import liveness, model_info
 from conversations.models import Conversation
 from tests.fake_ollama import FakeOllama
 
@@ -72,7 +72,7 @@ def _test_settings(settings, tmp_path):
     channel_layers.backends.clear()
     model_info.forget()
     yield
-    generation._running.clear()
+    liveness.running.clear()
 
 
 @pytest.fixture

@@ -908,6 +908,6 @@ async def test_a_deleted_conversation_while_streaming_does_not_crash_the_reply(o
     client = await sync_to_async(signed_in)(alice)
     assert (await sync_to_async(client.post)(f"/c/{conversation.pk}/delete/")).status_code == 204
     await wait_for(lambda: not Message.objects.exists())
-    from conversations import generation
+    from conversations import liveness
 
-    await wait_for(lambda: conversation.pk not in generation._running)
+    await wait_for(lambda: conversation.pk not in liveness.running)

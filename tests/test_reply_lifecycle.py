@@ -7,7 +7,7 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations import generation, replies
+from conversations import liveness, replies
 from conversations.models import Message
 from tests.conftest import open_socket, receive_until, send
 from tests.test_images import image_bytes, upload
@@ -32,7 +32,7 @@ async def test_a_reply_that_cannot_be_saved_leaves_the_conversation_usable(
         frames = await receive_until(socket, "error")
 
     assert frames[-1]["code"] == "upstream" and "could not be saved" in frames[-1]["message"]
-    assert conversation.pk not in generation._running
+    assert conversation.pk not in liveness.running
     saved = await sync_to_async(Message.objects.get)(pk=frames[-1]["message_id"])
     assert (saved.status, saved.content, saved.error) == ("error", "Lost", "The reply could not be saved.")
     ollama.enqueue_chat("Answered")
