@@ -11,7 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from conversations.liveness import ensure_sweeper  # noqa: E402
+from conversations.liveness import ensure_sweeper, save_replies_at_shutdown  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(
@@ -24,7 +24,9 @@ router = ProtocolTypeRouter(
 
 async def application(scope, receive, send):
     # The first request of a process starts its sweeper, which marks replies
-    # left "streaming" by a worker that died as interrupted.
+    # left "streaming" by a worker that died as interrupted, and has the
+    # process save its own replies when it is told to stop.
     if scope["type"] in ("http", "websocket"):
         ensure_sweeper()
+        save_replies_at_shutdown()
     await router(scope, receive, send)

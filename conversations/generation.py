@@ -220,6 +220,11 @@ class Generation:
             await self.layer.group_discard(events.control_group(self.conversation_id), control)
         await self._announce(message, status, error)
 
+    def interrupt(self) -> None:
+        """The process is stopping: end the reading now; run() saves the reply as interrupted."""
+        if self._stream_task is not None:
+            self._stream_task.cancel()
+
     async def _save_as_failed(self, error: OllamaError) -> None:
         """The plainest save there is; if even that fails, the sweeper marks the reply
         interrupted once its checkpoints have stopped."""
@@ -241,10 +246,8 @@ class Generation:
         except asyncio.CancelledError:
             if self.stop_requested and not _being_cancelled():
                 return Message.Status.STOPPED, None
-            # The process is shutting down: save what there is, then go.
-            return Message.Status.INTERRUPTED, OllamaError(
-                "upstream", "The server stopped while this reply was being written."
-            )
+            # The process is stopping (see interrupt()): save what there is, then go.
+            return Message.Status.INTERRUPTED, OllamaError("upstream", replies.INTERRUPTED)
         except OllamaError as exc:
             return Message.Status.ERROR, exc
         except Exception as exc:  # never leave a reply "streaming" behind

@@ -206,6 +206,31 @@ async def test_a_worker_killed_mid_reply_loses_nothing_and_the_other_tab_is_told
     assert ollama.chat_requests()[-1].done.wait(5) and ollama.chat_requests()[-1].closed_by_client
 
 
+async def test_a_worker_told_to_stop_saves_its_reply_with_all_the_text_it_sent_first(
+    ollama, alice, conversation, start_worker, open_tab
+):
+    first, second = start_worker("one"), start_worker("two")
+    tokens = [f"w{i} " for i in range(200)]
+    ollama.enqueue_chat(*tokens, delay=0.05)
+    sender = await open_tab(first, alice, conversation)
+    watcher = await open_tab(second, alice, conversation)
+    await sender.send(type="chat", content="talk for a long time")
+    seen = await watcher.until("token")
+    for _ in range(5):
+        seen += await watcher.until("token")
+
+    first.process.terminate()  # SIGTERM, as a service manager stops a worker
+    frames = await watcher.until("done", timeout=10)
+    assert first.process.wait(10) == 0
+
+    streamed = "".join(content for _, content in deltas(seen + frames))
+    reply = frames[-1]["message"]
+    saved = await Message.objects.aget(pk=reply["id"])
+    assert reply["status"] == saved.status == "interrupted"
+    assert saved.content == streamed and "".join(tokens).startswith(saved.content)
+    assert "The server stopped" in saved.error
+
+
 async def test_a_restarted_worker_marks_replies_left_streaming_as_interrupted(
     ollama, alice, conversation, start_worker, open_tab
 ):

@@ -8,19 +8,19 @@ Debian's (/usr/bin/chromium): no browser is downloaded.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.fake_ollama import FakeOllama, Recorded
 
@@ -186,22 +186,27 @@ def migrated_data_dir(tmp_path_factory, fake_ollama_server) -> Iterator[Path]:
         _drop_postgres_database(TEMPLATE_DATABASE)
 
 
-@pytest.fixture
-def live_server_url(tmp_path, ollama, collected_static, migrated_data_dir) -> Iterator[str]:
-    """A fresh app (empty database) under daphne, in its own process."""
-    data_dir = tmp_path / "data"
-    shutil.copytree(migrated_data_dir, data_dir)  # the database and any WAL file with it
-    database = ""
-    if POSTGRES_URL:
-        database = f"browser_{uuid.uuid4().hex[:12]}"
-        _postgres_admin(f'CREATE DATABASE "{database}" TEMPLATE "{TEMPLATE_DATABASE}"')
-    env = server_env(data_dir, ollama.url, database)
-    log_path = tmp_path / "server.log"
-    for _attempt in range(3):  # the port may be taken between picking and binding
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(
+class LiveServer:
+    """The app under daphne in a process of its own, on a fixed port and DATA_DIR.
+
+    It can be stopped and started again on the same port and data, the way a
+    server restarts under people who keep their tabs open.
+    """
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _spawn(self) -> bool:
+        """Start daphne on self.port; true once it answers, false if it exited first."""
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
@@ -209,36 +214,90 @@ def live_server_url(tmp_path, ollama, collected_static, migrated_data_dir) -> It
                     "-b",
                     "127.0.0.1",
                     "-p",
-                    str(port),
+                    str(self.port),
                     "chatsite.asgi:application",
                 ],
                 cwd=REPO,
-                env=env,
+                env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        if wait_until_up(proc, base_url, log_path):
-            break
-        proc.wait()
-        if "Address already in use" not in log_path.read_text():
-            break
-    else:
-        pytest.fail(f"the server could not find a free port; its log:\n{log_path.read_text()}", pytrace=False)
-    if proc.poll() is not None:
+        return wait_until_up(self.proc, self.url, self.log_path)
+
+    def start(self) -> None:
+        """Start on a free port the first time, on the same port afterwards."""
+        if self.port:
+            if not self._spawn():
+                pytest.fail(
+                    f"the server did not start again; its log:\n{self.log_path.read_text()}", pytrace=False
+                )
+            return
+        for _attempt in range(3):  # the port may be taken between picking and binding
+            self.port = free_port()
+            if self._spawn():
+                return
+            self.proc.wait()
+            if "Address already in use" not in self.log_path.read_text():
+                break
         pytest.fail(
-            f"the server exited with {proc.returncode}; its log:\n{log_path.read_text()}", pytrace=False
+            f"the server exited with {self.proc.returncode}; its log:\n{self.log_path.read_text()}",
+            pytrace=False,
         )
-    try:
-        yield base_url
-    finally:
-        died = proc.poll()
-        stop_process(proc)
+
+    def stop(self) -> None:
+        """Stop the process (SIGTERM to its PID, then SIGKILL if it lingers)."""
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def manage(self, *args: str) -> None:
+        """Run a manage.py command against this server's database."""
+        manage(self.env, *args)
+
+
+@pytest.fixture
+def start_live_server(tmp_path, collected_static, migrated_data_dir) -> Iterator[Callable[[str], LiveServer]]:
+    """Start fresh apps (each on an empty database) talking to the Ollama at a given URL."""
+    started: list[tuple[LiveServer, str]] = []
+
+    def start(ollama_url: str) -> LiveServer:
+        name = f"data{len(started)}" if started else "data"
+        data_dir = tmp_path / name
+        shutil.copytree(migrated_data_dir, data_dir)  # the database and any WAL file with it
+        database = ""
+        if POSTGRES_URL:
+            database = f"browser_{uuid.uuid4().hex[:12]}"
+            _postgres_admin(f'CREATE DATABASE "{database}" TEMPLATE "{TEMPLATE_DATABASE}"')
+        server = LiveServer(server_env(data_dir, ollama_url, database), tmp_path / f"server-{name}.log")
+        started.append((server, database))
+        server.start()
+        return server
+
+    yield start
+    died = []
+    for server, database in started:
+        if server.proc is not None and server.proc.poll() is not None:
+            died.append(f"exit code {server.proc.returncode}; its log:\n{server.log_path.read_text()}")
+        server.stop()
         if database:
             _drop_postgres_database(database)
-        if died is not None:
-            pytest.fail(
-                f"the server died during the test ({died}); its log:\n{log_path.read_text()}", pytrace=False
-            )
+    if died:
+        pytest.fail("the server died during the test: " + "\n".join(died), pytrace=False)
+
+
+@pytest.fixture
+def app_server(start_live_server, ollama) -> LiveServer:
+    """A fresh app (empty database) under daphne, in its own process, on the fake Ollama."""
+    return start_live_server(ollama.url)
+
+
+@pytest.fixture
+def live_server_url(app_server: LiveServer) -> str:
+    return app_server.url
 
 
 # The browser ---------------------------------------------------------------
@@ -263,7 +322,10 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
+def context(browser: Browser, start_live_server) -> Iterator[BrowserContext]:
+    # Set up after start_live_server, so torn down before it: the servers stop
+    # once the pages are closed. A request still in flight when daphne gets
+    # SIGTERM keeps the process from exiting until it is killed.
     context = browser.new_context()
     context.set_default_timeout(TIMEOUT_MS)
     expect.set_options(timeout=TIMEOUT_MS)
@@ -294,8 +356,8 @@ def sign_up(page: Page, base_url: str) -> None:
 def choose_model(page: Page, name: str = MODEL) -> None:
     """Pick a model once the picker has the installed ones."""
     picker = page.get_by_label("Model")
-    expect(picker.locator("option", has_text=re.compile(rf"^{re.escape(name)}$"))).to_have_count(1)
-    picker.select_option(name)
+    expect(picker.locator(f'option[value="{name}"]')).to_have_count(1)
+    picker.select_option(value=name)
     expect(picker).to_have_value(name)
 
 
@@ -324,3 +386,29 @@ def assistant_articles(page: Page) -> Locator:
 
 def content(article: Locator) -> Locator:
     return article.locator(".content")
+
+
+def send_message(page: Page, text: str) -> None:
+    box = message_box(page)
+    box.fill(text)
+    box.press("Enter")
+
+
+REPLY_STATE = """index => {
+    const article = document.querySelectorAll('[aria-label="Messages"] article[data-role="assistant"]')[index];
+    const content = article && article.querySelector(".content");
+    return content ? {status: article.dataset.status, text: content.textContent} : null;
+}"""
+STREAMING_TEXT = f"""([index, text]) => {{
+    const reply = ({REPLY_STATE})(index);
+    return reply && reply.status === "streaming" && reply.text.includes(text) ? reply.text : null;
+}}"""
+
+
+def streaming_text(page: Page, index: int, expected: str) -> str:
+    """Wait until reply `index` shows `expected` while still streaming; its text then."""
+    try:
+        return page.wait_for_function(STREAMING_TEXT, arg=[index, expected]).json_value()
+    except PlaywrightTimeoutError:
+        seen = page.evaluate(REPLY_STATE, index)
+        pytest.fail(f"reply {index} never showed {expected!r} while streaming; now it is {seen}")

@@ -6,7 +6,6 @@ import re
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import (
     MODEL,
@@ -15,7 +14,9 @@ from tests.browser.conftest import (
     content,
     message_box,
     reply_requests,
+    send_message,
     sign_up,
+    streaming_text,
     user_articles,
 )
 
@@ -29,32 +30,6 @@ CONVERSATION_PATH = re.compile(r"/c/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 
 def message_list(page: Page) -> Locator:
     return page.locator('[aria-label="Messages"]')
-
-
-def send_message(page: Page, text: str) -> None:
-    box = message_box(page)
-    box.fill(text)
-    box.press("Enter")
-
-
-REPLY_STATE = """index => {
-    const article = document.querySelectorAll('[aria-label="Messages"] article[data-role="assistant"]')[index];
-    const content = article && article.querySelector(".content");
-    return content ? {status: article.dataset.status, text: content.textContent} : null;
-}"""
-STREAMING_TEXT = f"""([index, text]) => {{
-    const reply = ({REPLY_STATE})(index);
-    return reply && reply.status === "streaming" && reply.text.includes(text) ? reply.text : null;
-}}"""
-
-
-def streaming_text(page: Page, index: int, expected: str) -> str:
-    """Wait until reply `index` shows `expected` while still streaming; its text then."""
-    try:
-        return page.wait_for_function(STREAMING_TEXT, arg=[index, expected]).json_value()
-    except PlaywrightTimeoutError:
-        seen = page.evaluate(REPLY_STATE, index)
-        pytest.fail(f"reply {index} never showed {expected!r} while streaming; now it is {seen}")
 
 
 def wait_until_complete(article: Locator, text: str) -> None:
@@ -246,3 +221,163 @@ def test_it_is_usable_at_phone_width(page: Page, live_server_url: str, ollama, t
     screenshot = tmp_path / "phone.png"
     page.screenshot(path=screenshot, full_page=True)
     assert screenshot.stat().st_size > 0
+
+
+def test_the_reply_says_the_model_is_loading_until_the_first_token(signed_in_page: Page, ollama):
+    page = signed_in_page
+    ollama.enqueue_chat("Ready ", "at ", "last.", first_delay=1.5, delay=0.3)
+
+    send_message(page, "Wake up")
+
+    reply = assistant_articles(page).first
+    loading = reply.get_by_text("Loading model…")
+    expect(loading).to_be_visible()
+    expect(reply).to_have_attribute("data-status", "streaming")
+    text = streaming_text(page, 0, "Ready")
+    assert "Loading model…" not in text, f"the loading note stayed next to the first token: {text!r}"
+    expect(loading).to_have_count(0)
+    wait_until_complete(reply, "Ready at last.")
+
+
+def test_new_chat_starts_an_empty_conversation_and_keeps_the_first(
+    signed_in_page: Page, live_server_url: str, ollama
+):
+    page = signed_in_page
+    nav = page.get_by_role("navigation", name="Conversations")
+    ollama.enqueue_chat("First ", "answer.")
+    send_message(page, "First question")
+    wait_until_complete(assistant_articles(page).first, "First answer.")
+    expect(page).to_have_url(CONVERSATION_PATH)
+    first = CONVERSATION_PATH.search(page.url).group(0)
+    expect(nav.get_by_role("link")).to_have_count(1)
+
+    page.get_by_role("button", name="New chat").click()
+
+    expect(page).to_have_url(f"{live_server_url}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("New chat")
+    expect(page.get_by_text("Send a message to start the conversation.")).to_be_visible()
+    expect(user_articles(page)).to_have_count(0)
+    expect(assistant_articles(page)).to_have_count(0)
+    expect(nav.locator(f'a[href="{first}"]')).to_be_visible()
+
+    ollama.enqueue_chat("Second ", "answer.")
+    send_message(page, "Second question")
+    wait_until_complete(assistant_articles(page).first, "Second answer.")
+    expect(page).to_have_url(CONVERSATION_PATH)
+    second = CONVERSATION_PATH.search(page.url).group(0)
+    assert second != first
+    expect(user_articles(page)).to_have_count(1)
+    expect(nav.get_by_role("link")).to_have_count(2)
+    expect(nav.locator(f'a[href="{second}"]')).to_be_visible()
+
+    nav.locator(f'a[href="{first}"]').click()
+    expect(page).to_have_url(f"{live_server_url}{first}")
+    expect(content(user_articles(page))).to_have_text(["First question"])
+    expect(content(assistant_articles(page))).to_have_text(["First answer."])
+    assert [r.json["messages"][-1]["content"] for r in reply_requests(ollama)] == [
+        "First question",
+        "Second question",
+    ]
+    assert len(reply_requests(ollama)[1].json["messages"]) == 1  # the new chat started from nothing
+
+
+CODE = 'def greet(name):\n    return f"Hello, {name}!"\n'
+
+
+def test_a_finished_reply_shows_its_speed_highlighted_code_and_collapsed_thinking(
+    signed_in_page: Page, ollama
+):
+    page = signed_in_page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    choose_model(page, "qwen3:8b")
+    eval_count, eval_duration = 57, 2_345_000_000  # nanoseconds, as Ollama reports them
+    ollama.enqueue_chat(
+        "Here it is:\n\n", "```python\n", *CODE.splitlines(keepends=True), "```\n",
+        thinking=("They want ", "a greeting ", "function."),
+        stats={"eval_count": eval_count, "eval_duration": eval_duration},
+        delay=0.05,
+    )  # fmt: skip
+
+    send_message(page, "Write a greeting function")
+
+    reply = assistant_articles(page).first
+    expect(reply).to_have_attribute("data-status", "complete")
+    speed = eval_count / (eval_duration / 1e9)
+    expect(reply.locator(".stats")).to_have_text(f"{eval_count} tokens · {speed:.1f} tok/s")
+
+    code = reply.locator('pre code[data-lang="python"]')
+    expect(code).to_have_text(CODE)
+    keyword = code.locator("span", has_text="def").first
+    expect(keyword).to_be_visible()
+    plain = code.evaluate("e => getComputedStyle(e).color")
+    assert keyword.evaluate("e => getComputedStyle(e).color") != plain, "the keyword is not coloured"
+
+    copy = reply.get_by_role("button", name="Copy code")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == CODE
+
+    thinking = reply.get_by_text("They want a greeting function.")
+    summary = reply.get_by_text("Thinking", exact=True)
+    expect(summary).to_be_visible()
+    expect(thinking).to_be_hidden()
+    expect(content(reply)).not_to_contain_text("They want")
+    summary.click()
+    expect(thinking).to_be_visible()
+    summary.click()
+    expect(thinking).to_be_hidden()
+
+
+def test_the_picker_remembers_the_last_model_used(signed_in_page: Page, live_server_url: str, ollama):
+    page = signed_in_page
+    picker = page.get_by_label("Model")
+    options = picker.locator("option")
+    choose_model(page, "qwen3:8b")
+    ollama.enqueue_chat("Fine.")
+    send_message(page, "Hello")
+    wait_until_complete(assistant_articles(page).first, "Fine.")
+    first = CONVERSATION_PATH.search(page.url).group(0)
+
+    page.reload()
+    expect(options).to_have_count(3)
+    expect(picker).to_have_value("qwen3:8b")
+
+    page.get_by_role("button", name="New chat").click()
+    expect(page).to_have_url(f"{live_server_url}/")
+    expect(options).to_have_count(3)
+    expect(picker).to_have_value("qwen3:8b")
+    page.reload()
+    expect(options).to_have_count(3)
+    expect(picker).to_have_value("qwen3:8b")
+
+    choose_model(page, "llava:7b")
+    ollama.enqueue_chat("Seen.")
+    send_message(page, "Look")
+    wait_until_complete(assistant_articles(page).first, "Seen.")
+    page.get_by_role("button", name="New chat").click()
+    expect(options).to_have_count(3)
+    expect(picker).to_have_value("llava:7b")
+
+    # A conversation opens on its own model, not on the last one used.
+    page.goto(f"{live_server_url}{first}")
+    expect(options).to_have_count(3)
+    expect(picker).to_have_value("qwen3:8b")
+    assert [r.json["model"] for r in reply_requests(ollama)] == ["qwen3:8b", "llava:7b"]
+
+
+def test_the_picker_marks_the_models_that_can_see(page: Page, live_server_url: str, ollama):
+    # What a model can do comes from Ollama (/api/show), not from its name.
+    llama = ollama.find_model(MODEL)
+    ollama.models += [
+        {**llama, "name": "gemma3:4b", "capabilities": ["completion", "vision"]},
+        {**llama, "name": "llava:13b", "capabilities": ["completion"]},
+    ]
+    sign_up(page, live_server_url)
+
+    picker = page.get_by_label("Model")
+    expect(picker.locator("option")).to_have_count(5)
+    for name in ("llava:7b", "gemma3:4b"):
+        expect(picker.locator(f'option[value="{name}"]')).to_contain_text(f"{name} · vision")
+    for name in (MODEL, "qwen3:8b", "llava:13b"):
+        expect(picker.locator(f'option[value="{name}"]')).to_contain_text(name)
+        expect(picker.locator(f'option[value="{name}"]')).not_to_contain_text("vision")

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import choose_model, sign_up
+from tests.browser.conftest import MODEL, LiveServer, choose_model, sign_up
 from tests.fake_ollama import running_model
 
 pytestmark = pytest.mark.browser
@@ -148,3 +148,38 @@ def test_pull_a_model_to_100_percent_then_unload_a_running_one(page: Page, live_
     expect(page.get_by_text("No model is loaded.")).to_be_visible()
     unload = [r.json for r in ollama.requests_to("/api/chat") if (r.json or {}).get("keep_alive") == 0]
     assert unload == [{"model": "llama3.2:latest", "messages": [], "keep_alive": 0}]
+
+
+def test_someone_who_is_not_staff_can_load_and_unload_but_not_manage(
+    page: Page, app_server: LiveServer, ollama
+):
+    app_server.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        "get_user_model().objects.create_user('bob', password='bob-Long-pass-456')",
+    )
+    page.goto(f"{app_server.url}/models/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill("bob-Long-pass-456")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{app_server.url}/models/")
+    open_models_page(page, app_server.url)
+
+    installed = page.get_by_role("table", name="Installed")
+    for name in (MODEL, "llava:7b", "qwen3:8b"):
+        row = installed.get_by_role("row").filter(has_text=name)
+        expect(row.get_by_role("button", name=f"Load {name}")).to_be_visible()
+        expect(row.get_by_role("button", name=f"Details {name}")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile(r"^(Copy|Delete) "))).to_have_count(0)
+    expect(page.get_by_role("button", name="Pull", exact=True)).to_have_count(0)
+    expect(page.get_by_label("Model name")).to_have_count(0)
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+    installed.get_by_role("button", name=f"Load {MODEL}").click()
+    loaded = page.get_by_role("table", name="Loaded in memory")
+    expect(loaded.get_by_role("row").filter(has_text=MODEL)).to_contain_text("2.0 GB")
+    loaded.get_by_role("button", name=f"Unload {MODEL}").click()
+    expect(page.get_by_text("No model is loaded.")).to_be_visible()
+    assert ollama.running == []
