@@ -113,10 +113,12 @@ async def _throughput(worker: Any, ollama_url: str, cookie: str, ids: list[str],
                         continue
                     elapsed = reply.last - reply.started
                     frames = len(reply.arrivals)
-                    span = max(reply.last - reply.first, 1e-9)
+                    # The last frame may come early: the end of a reply cuts the pause short.
+                    steady = reply.arrivals[:-1]
+                    span = steady[-1] - steady[0] if len(steady) > 1 else 0.0
                     rows[side].append(
                         {"rate": tokens / elapsed, "cpu_per_token": cpu / tokens, "frames": frames,
-                         "frames_per_second": (frames - 1) / span if frames > 1 else 0.0,
+                         "frames_per_second": (len(steady) - 1) / span if span > 0 else 0.0,
                          "bytes_per_token": reply.bytes_total / tokens,
                          "text_bytes_per_token": reply.bytes_text / tokens}
                     )  # fmt: skip

@@ -1,9 +1,11 @@
-"""The in-memory channel layer, with its housekeeping done once a second instead of on every event."""
+"""The in-memory channel layer, with less work per event: housekeeping once a second, no task per send."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
 
 
@@ -23,3 +25,14 @@ class ThrottledInMemoryChannelLayer(InMemoryChannelLayer):
             return
         self._cleaned_at = now
         super()._clean_expired()
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        """As channels' own, but without a task per member: putting on an in-memory queue never waits."""
+        assert isinstance(message, dict), "Message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        for channel in list(self.groups.get(group, ())):
+            try:
+                await self.send(channel, message)
+            except ChannelFull:
+                pass  # as channels does: a member that fell this far behind misses the event

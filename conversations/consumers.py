@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from conversations import events, generation, liveness, replies, timeline
 from conversations.protocol import (
@@ -19,9 +18,10 @@ from conversations.protocol import (
     parse_regenerate_frame,
     parse_sync_frame,
 )
+from conversations.socket_base import JsonSocket
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):
+class ChatConsumer(JsonSocket):
     conversation_id: uuid.UUID
     group: str | None = None
 

@@ -9,17 +9,18 @@ Only this module sends reply events to groups.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
-from typing import Any
+import weakref
+from typing import Any, Literal
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from conversations import events, liveness, model_info, replies, titles
+from conversations import events, liveness, model_info, replies, starts, titles
+from conversations.group_commit import GroupCommit
 from conversations.liveness import running
 from conversations.models import Message
 from conversations.ollama import OllamaError, get_client
@@ -31,11 +32,11 @@ logger = logging.getLogger(__name__)
 # the interval between a reply's frames grows so the process sends at most about
 # this many frames a second in all, up to MAX_FRAME_SECONDS (a gap people still
 # read as smooth).
-FRAMES_PER_SECOND_PER_PROCESS = 1500
-MAX_FRAME_SECONDS = 0.125
+FRAMES_PER_SECOND_PER_PROCESS = 2000
+MAX_FRAME_SECONDS = 0.1
 # A chunk that took longer than this to come came from a fresh read of the
 # socket (Ollama sends one chunk per token); reading costs far more than the
-# chunk itself, so the reader then rests for a frame interval (see _read).
+# chunk itself, so the reader then rests until the next frame is due (see _read).
 TRICKLE_SECONDS = 0.002
 
 
@@ -51,7 +52,7 @@ async def start(
     content: str,
     model: str,
     client_id: str = "",
-    mode: replies.Mode = "new",
+    mode: Literal["new", "regenerate", "edit"] = "new",
     image_ids: tuple[uuid.UUID, ...] = (),
     format: str | dict[str, Any] | None = None,
 ) -> None:
@@ -60,22 +61,23 @@ async def start(
     Raises replies.ReplyRefused (busy, no model, images for a model that cannot see).
     """
     if conversation_id in running:
-        raise replies.ReplyRefused(
-            "busy", "A reply is still being written in this conversation. Wait or stop it first."
-        )
+        raise replies.ReplyRefused("busy", replies.BUSY)
     running[conversation_id] = None  # taken while the database decides
     try:
         if image_ids:
             await _check_vision(conversation_id, model)
-        started = await database_sync_to_async(replies.start_reply)(
-            conversation_id=conversation_id,
-            content=content,
-            model=model,
-            is_alive=liveness.is_alive,
-            mode=mode,
-            image_ids=image_ids,
-            format=format,
-        )
+        if mode == "new":
+            question = starts.NewQuestion(conversation_id, content, model, image_ids, format)
+            started = await _new_reply_starts().submit(question)
+        else:
+            started = await database_sync_to_async(starts.start_another_reply)(
+                conversation_id=conversation_id,
+                mode=mode,
+                is_alive=liveness.is_alive,
+                content=content,
+                model=model,
+                format=format,
+            )
     except BaseException:
         running.pop(conversation_id, None)
         raise
@@ -101,11 +103,30 @@ async def start(
     liveness.ensure_checkpointer()
 
 
+_group_commits: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, GroupCommit[starts.NewQuestion, starts.StartedReply]
+] = weakref.WeakKeyDictionary()
+
+
+def _start_new_replies(
+    questions: list[starts.NewQuestion],
+) -> list[starts.StartedReply | replies.ReplyRefused]:
+    return starts.start_new_replies(questions, is_alive=liveness.is_alive)
+
+
+def _new_reply_starts() -> GroupCommit[starts.NewQuestion, starts.StartedReply]:
+    """This event loop's queue of new questions: those that arrive together start together."""
+    loop = asyncio.get_running_loop()
+    if loop not in _group_commits:
+        _group_commits[loop] = GroupCommit(_start_new_replies)
+    return _group_commits[loop]
+
+
 async def _check_vision(conversation_id: uuid.UUID, model: str) -> None:
     """Refuse images for a model that cannot see, rather than let Ollama garble them."""
     model = model or await database_sync_to_async(replies.conversation_model)(conversation_id=conversation_id)
     if not model:
-        return  # start_reply says "choose a model"
+        return  # starting the reply says "choose a model"
     client = get_client()
     try:
         if "vision" in await model_info.capabilities(client, model):
@@ -175,8 +196,9 @@ class Generation:
         self.stats: dict[str, Any] = {}
         self.stop_requested = False
         self.received = asyncio.Event()
-        self.finished = asyncio.Event()  # set with reading_done, to cut the frame pause short
+        self._pause_over: asyncio.Future[None] | None = None  # the publisher's pause between frames
         self.reading_done = False
+        self.next_frame_at = 0.0  # loop time at which the publisher may send the next frame
         self._stream_task: asyncio.Task[None] | None = None
         # What the last checkpoint saved, and when (time.monotonic()).
         self.saved_length = 0
@@ -194,7 +216,7 @@ class Generation:
         try:
             self.reading_done = True
             self.received.set()
-            self.finished.set()
+            self._end_pause()
             await asyncio.shield(publisher)
             # The listener is told to stop rather than cancelled: cancelling a
             # receive on channels-redis can drop a message it already took off
@@ -270,9 +292,9 @@ class Generation:
                 self.received.set()
             now = loop.time()
             if now - waiting_since > TRICKLE_SECONDS and not chunk.done:
-                # Tokens trickle in, each in its own read of the socket: rest for a
-                # frame interval, so the next read takes all that came meanwhile.
-                await asyncio.sleep(frame_interval())
+                # Tokens trickle in, each in its own read of the socket: rest until
+                # the next frame is due, so one read then takes all that came meanwhile.
+                await asyncio.sleep(max(self.next_frame_at - now, 0.0))
                 now = loop.time()
             waiting_since = now
 
@@ -306,8 +328,24 @@ class Generation:
                 await self._flush()
                 return
             # Wait out the frame interval, but not past the end of the reply.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.finished.wait(), frame_interval())
+            interval = frame_interval()
+            self.next_frame_at = asyncio.get_running_loop().time() + interval
+            await self._pause(interval)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, unless the reading ends first (a timer and a future: cheaper than wait_for)."""
+        loop = asyncio.get_running_loop()
+        self._pause_over = over = loop.create_future()
+        timer = loop.call_later(seconds, _resolve, over)
+        try:
+            await over
+        finally:
+            timer.cancel()
+            self._pause_over = None
+
+    def _end_pause(self) -> None:
+        if self._pause_over is not None:
+            _resolve(self._pause_over)
 
     async def _flush(self) -> None:
         for kind, pending, published in (
@@ -381,6 +419,11 @@ def _background(coroutine: Any) -> None:
     task = asyncio.create_task(coroutine)
     _background_tasks.add(task)
     task.add_done_callback(_background_tasks.discard)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _being_cancelled() -> bool:

@@ -9,17 +9,18 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image as Pillow
-from PIL import UnidentifiedImageError
 
 from conversations.models import Image
+
+if TYPE_CHECKING:
+    from PIL import Image as Pillow
 
 # Pillow format name → (content type, whether Ollama reads it as it is).
 FORMATS = {
@@ -43,6 +44,10 @@ def _megabytes(size: int) -> str:
 
 def decode(data: bytes, name: str = "") -> Pillow.Image:
     """Open and fully decode image bytes, or say precisely why not."""
+    # Imported here: Pillow and its codecs take memory that only uploads need.
+    from PIL import Image as Pillow
+    from PIL import UnidentifiedImageError
+
     label = f"“{name}”" if name else "The file"
     if len(data) > settings.MAX_IMAGE_BYTES:
         raise ImageRejected(

@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
-
 from conversations import pulls
 from conversations.protocol import MODEL_NAME, FrameError, error_frame
+from conversations.socket_base import JsonSocket
 
 MAX_FRAME_BYTES = 4096
 
 
-class ModelsConsumer(AsyncJsonWebsocketConsumer):
+class ModelsConsumer(JsonSocket):
     joined = False
 
     async def connect(self) -> None:

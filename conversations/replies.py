@@ -1,28 +1,21 @@
-"""Plain synchronous database functions for a reply's life: start, checkpoint, finish."""
+"""Plain synchronous database functions for a reply's life after it starts (starts.py): sweep, checkpoint, finish."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 
-from conversations.history import build_chat_request
-from conversations.models import Conversation, Image, Message
+from conversations.models import Conversation, Message
 from conversations.protocol import MessageData, message_data, reply_versions
 from conversations.structured import evaluate
-from conversations.titles import first_words
 
 # Decides whether a reply marked "streaming" still has a live writer somewhere.
 IsAlive = Callable[[Message], bool]
-# "new": a new question; "regenerate": another answer to the last question;
-# "edit": a changed last question and a new answer to it.
-Mode = Literal["new", "regenerate", "edit"]
 BUSY = "A reply is still being written in this conversation. Wait or stop it first."
 INTERRUPTED = "The server stopped while this reply was being written; the text so far is kept."
 
@@ -32,16 +25,6 @@ class ReplyRefused(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-@dataclass
-class StartedReply:
-    user_message: MessageData | None  # None when regenerating: the question stays
-    reply: MessageData
-    title: str
-    payload: dict[str, Any]
-    replaced: list[str] = field(default_factory=list)  # ids of messages no longer shown
-    interrupted: list[dict[str, Any]] = field(default_factory=list)  # dead replies found on the way
 
 
 def owns_conversation(*, conversation_id: uuid.UUID, user_id: int) -> bool:
@@ -58,26 +41,34 @@ def interrupt_dead_replies(*, conversation_id: uuid.UUID | None, is_alive: IsAli
     Every worker may sweep at once: the conditional update lets exactly one of
     them mark (and announce) each reply. `conversation_id` None sweeps them all.
     """
-    interrupted, _still_streaming = _sweep(conversation_id, is_alive)
-    return interrupted
+    interrupted, _still_streaming = sweep(None if conversation_id is None else [conversation_id], is_alive)
+    return [message for messages in interrupted.values() for message in messages]
 
 
-def _sweep(conversation_id: uuid.UUID | None, is_alive: IsAlive) -> tuple[list[dict[str, Any]], bool]:
-    """The replies marked interrupted, and whether a live reply is still streaming."""
+def sweep(
+    conversation_ids: list[uuid.UUID] | None, is_alive: IsAlive
+) -> tuple[dict[uuid.UUID, list[dict[str, Any]]], set[uuid.UUID]]:
+    """Replies marked interrupted (by conversation), and the conversations whose reply is still live.
+
+    `conversation_ids` None looks at every conversation.
+    """
     streaming = Message.objects.filter(status=Message.Status.STREAMING)
-    if conversation_id is not None:
-        streaming = streaming.filter(conversation_id=conversation_id)
-    interrupted, still_streaming = [], False
+    if conversation_ids is not None:
+        streaming = streaming.filter(conversation_id__in=conversation_ids)
+    interrupted: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    still_streaming: set[uuid.UUID] = set()
     for message in streaming:
         if is_alive(message):
-            still_streaming = True
+            still_streaming.add(message.conversation_id)
             continue
         marked = Message.objects.filter(pk=message.pk, status=Message.Status.STREAMING).update(
             status=Message.Status.INTERRUPTED, error=INTERRUPTED, saved_at=timezone.now()
         )
         if marked:
             message.status, message.error = Message.Status.INTERRUPTED, INTERRUPTED
-            interrupted.append({**message_data(message), "conversation_id": str(message.conversation_id)})
+            interrupted.setdefault(message.conversation_id, []).append(
+                {**message_data(message), "conversation_id": str(message.conversation_id)}
+            )
     return interrupted, still_streaming
 
 
@@ -87,112 +78,6 @@ def last_question(conversation: Conversation) -> Message | None:
         .order_by("-created_at", "-id")
         .first()
     )
-
-
-def start_reply(
-    *,
-    conversation_id: uuid.UUID,
-    content: str,
-    model: str,
-    is_alive: IsAlive,
-    mode: Mode = "new",
-    image_ids: tuple[uuid.UUID, ...] = (),
-    format: str | dict[str, Any] | None = None,
-) -> StartedReply:
-    """Save the question (unless regenerating) and an empty streaming reply in one transaction.
-
-    The conversation row is locked, so two tabs (or two workers) racing to
-    start a reply cannot both succeed: the second sees the first's reply.
-    """
-    with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-        interrupted, busy = _sweep(conversation_id, is_alive)
-        if busy:
-            raise ReplyRefused("busy", BUSY)
-        model = model or conversation.model
-        if not model:
-            raise ReplyRefused("no_model", "Choose a model first.")
-        now = timezone.now()
-        replaced: list[str] = []
-        images: list[Image] = []
-        if mode == "new":
-            images = _unsent_images(conversation, image_ids)
-            question = Message.objects.create(
-                conversation=conversation, role=Message.Role.USER, content=content, created_at=now
-            )
-            Image.objects.filter(pk__in=[image.pk for image in images]).update(message=question)
-            exchange, version = question.exchange, 1
-        else:
-            previous = last_question(conversation)
-            if previous is None:
-                raise ReplyRefused("invalid", "There is no question to answer again yet.")
-            exchange = previous.exchange
-            latest = (
-                conversation.messages.filter(exchange=exchange, role=Message.Role.ASSISTANT)
-                .order_by("-version")
-                .values("version", "format")
-                .first()
-            ) or {"version": 0, "format": None}
-            version = latest["version"] + 1
-            if format is None:  # another answer to the question keeps its structured output
-                format = latest["format"]
-            shown = conversation.messages.filter(exchange=exchange, active=True)
-            if mode == "regenerate":
-                shown = shown.filter(role=Message.Role.ASSISTANT)
-                question = previous
-            else:
-                question = Message.objects.create(
-                    conversation=conversation,
-                    role=Message.Role.USER,
-                    content=content,
-                    exchange=exchange,
-                    version=version,
-                    created_at=now,
-                )
-            replaced = [str(pk) for pk in shown.exclude(pk=question.pk).values_list("pk", flat=True)]
-            shown.exclude(pk=question.pk).update(active=False)
-            images = list(question.images.all()) if mode == "regenerate" else []
-        reply = Message.objects.create(
-            conversation=conversation,
-            role=Message.Role.ASSISTANT,
-            model=model,
-            status=Message.Status.STREAMING,
-            format=format,
-            exchange=exchange,
-            version=version,
-            reply_to=question,
-            created_at=now + timedelta(microseconds=1),
-        )
-        conversation.model = model
-        if not conversation.title:
-            conversation.title = first_words(question.content)
-        conversation.save(update_fields=["model", "title", "updated_at"])
-    # Outside the transaction: reading and encoding images must not hold the lock.
-    payload = build_chat_request(conversation, before=reply)
-    if mode == "new":
-        version_ids = [str(reply.pk)]
-    else:
-        version_ids = reply_versions(conversation.pk, {reply.exchange})[reply.exchange]
-    return StartedReply(
-        user_message=None if mode == "regenerate" else message_data(question, images=images),
-        reply=message_data(reply, version_ids=version_ids),
-        title=conversation.title,
-        payload=payload,
-        replaced=replaced,
-        interrupted=interrupted,
-    )
-
-
-def _unsent_images(conversation: Conversation, image_ids: tuple[uuid.UUID, ...]) -> list[Image]:
-    images = {
-        image.pk: image
-        for image in Image.objects.filter(
-            pk__in=image_ids, owner_id=conversation.owner_id, message__isnull=True
-        )
-    }
-    if len(images) != len(image_ids):
-        raise ReplyRefused("invalid", "An attached image is missing or was already sent. Attach it again.")
-    return [images[image_id] for image_id in image_ids]
 
 
 # A checkpoint statement takes five placeholders per reply; SQLite allows 32,766.

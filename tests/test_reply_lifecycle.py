@@ -110,7 +110,7 @@ def test_figures_ollama_sends_out_of_range_are_stored_as_unknown(conversation):
 def test_the_history_replayed_keeps_messages_that_share_a_timestamp(conversation):
     from django.utils import timezone
 
-    from conversations.history import build_chat_messages
+    from conversations.history import build_chat_request
 
     moment = timezone.now()
     older = [
@@ -126,5 +126,5 @@ def test_the_history_replayed_keeps_messages_that_share_a_timestamp(conversation
         created_at=moment,
     )
     expected = sorted(older, key=lambda m: m.pk)
-    sent = build_chat_messages(conversation, before=reply)
+    sent = build_chat_request(conversation, before=reply)["messages"]
     assert [m["content"] for m in sent] == [m.content for m in expected]

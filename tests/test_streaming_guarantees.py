@@ -68,11 +68,13 @@ async def test_a_reply_costs_a_bounded_number_of_writes_whatever_its_length(
         await receive_until(socket, "done")
         elapsed = time.monotonic() - started
 
-    checkpoints = [sql for sql in writes if sql.startswith("UPDATE") and "CASE WHEN" in sql]
+    checkpoints = [
+        sql for sql in writes if sql.startswith('UPDATE "conversations_message"') and "CASE" in sql
+    ]
     assert 1 <= len(checkpoints) <= elapsed / 0.2 + 1
-    # Start: 2 inserts + 1 conversation update; end: 2 updates; plus the checkpoints.
-    # Never one per token.
-    assert len(writes) == 5 + len(checkpoints)
+    # Start: one insert (question and reply) and a conversation update; end: two
+    # updates; plus the checkpoints. Never one per token.
+    assert len(writes) == 4 + len(checkpoints)
     assert len(writes) < len(tokens) / 10
     await socket.disconnect()
 

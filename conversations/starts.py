@@ -1,0 +1,222 @@
+"""Starting replies: new questions, or another answer to the last one (regenerate, edit).
+
+New questions that arrive together (a burst of new chats) start in one
+transaction of a few statements for all of them, rather than a transaction of
+eight statements each: on the single database thread those would queue, and
+every reply's first token would wait for the whole queue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+from django.db import transaction
+from django.utils import timezone
+
+from conversations.history import build_chat_request, build_chat_requests
+from conversations.models import Conversation, Image, Message
+from conversations.protocol import MessageData, message_data, reply_versions
+from conversations.replies import BUSY, IsAlive, ReplyRefused, last_question, sweep
+from conversations.titles import first_words
+
+# "regenerate": another answer to the last question; "edit": a changed last
+# question and a new answer to it.
+AnotherMode = Literal["regenerate", "edit"]
+NO_MODEL = "Choose a model first."
+IMAGE_GONE = "An attached image is missing or was already sent. Attach it again."
+
+
+@dataclass
+class StartedReply:
+    user_message: MessageData | None  # None when regenerating: the question stays
+    reply: MessageData
+    title: str
+    payload: dict[str, Any]
+    replaced: list[str] = field(default_factory=list)  # ids of messages no longer shown
+    interrupted: list[dict[str, Any]] = field(default_factory=list)  # dead replies found on the way
+
+
+@dataclass(frozen=True)
+class NewQuestion:
+    conversation_id: uuid.UUID
+    content: str
+    model: str = ""  # empty: the conversation's
+    image_ids: tuple[uuid.UUID, ...] = ()
+    format: str | dict[str, Any] | None = None
+
+
+@dataclass
+class _Accepted:
+    index: int
+    conversation: Conversation
+    question: Message
+    reply: Message
+    images: list[Image]
+
+
+def start_new_replies(
+    questions: list[NewQuestion], *, is_alive: IsAlive
+) -> list[StartedReply | ReplyRefused]:
+    """Save each question and an empty streaming reply to it; one outcome per question, in order.
+
+    The conversations are locked, so two tabs (or two workers) racing to start
+    a reply in one conversation cannot both succeed. A refused question (busy,
+    no model, an image that is gone) does not hold up the others.
+    """
+    now = timezone.now()
+    outcomes: list[StartedReply | ReplyRefused | None] = [None] * len(questions)
+    accepted: list[_Accepted] = []
+    ids = [question.conversation_id for question in questions]
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        conversations = {conversation.pk: conversation for conversation in locked}
+        interrupted, streaming = sweep(ids, is_alive)
+        images = _unsent_images(questions, conversations)
+        for index, asked in enumerate(questions):
+            conversation = conversations.get(asked.conversation_id)
+            model = asked.model or (conversation.model if conversation else "")
+            if conversation is None:
+                outcomes[index] = ReplyRefused("invalid", "This conversation no longer exists.")
+            elif asked.conversation_id in streaming:
+                outcomes[index] = ReplyRefused("busy", BUSY)
+            elif not model:
+                outcomes[index] = ReplyRefused("no_model", NO_MODEL)
+            elif images[index] is None:
+                outcomes[index] = ReplyRefused("invalid", IMAGE_GONE)
+            else:
+                question = Message(
+                    conversation=conversation, role=Message.Role.USER, content=asked.content, created_at=now
+                )
+                reply = Message(
+                    conversation=conversation,
+                    role=Message.Role.ASSISTANT,
+                    model=model,
+                    status=Message.Status.STREAMING,
+                    format=asked.format,
+                    exchange=question.exchange,
+                    reply_to=question,
+                    created_at=now + timedelta(microseconds=1),
+                )
+                conversation.model, conversation.updated_at = model, now
+                conversation.title = conversation.title or first_words(asked.content)
+                accepted.append(_Accepted(index, conversation, question, reply, images[index] or []))
+        Message.objects.bulk_create([m for start in accepted for m in (start.question, start.reply)])
+        for start in accepted:
+            if start.images:
+                Image.objects.filter(pk__in=[image.pk for image in start.images]).update(
+                    message=start.question
+                )
+        Conversation.objects.bulk_update(
+            [start.conversation for start in accepted], ["model", "title", "updated_at"]
+        )
+    # Outside the transaction: reading and encoding images must not hold the locks.
+    payloads = build_chat_requests([(start.conversation, start.reply) for start in accepted])
+    for start, payload in zip(accepted, payloads, strict=True):
+        outcomes[start.index] = StartedReply(
+            user_message=message_data(start.question, images=start.images),
+            reply=message_data(start.reply, version_ids=[str(start.reply.pk)]),
+            title=start.conversation.title,
+            payload=payload,
+            interrupted=interrupted.get(start.conversation.pk, []),
+        )
+    return outcomes  # type: ignore[return-value]  # every slot is filled above
+
+
+def _unsent_images(
+    questions: list[NewQuestion], conversations: dict[uuid.UUID, Conversation]
+) -> list[list[Image] | None]:
+    """Each question's images, in the order given; None where one is not its owner's unsent upload."""
+    wanted = [image_id for question in questions for image_id in question.image_ids]
+    found = (
+        {image.pk: image for image in Image.objects.filter(pk__in=wanted, message__isnull=True)}
+        if wanted
+        else {}
+    )
+    chosen: list[list[Image] | None] = []
+    for question in questions:
+        conversation = conversations.get(question.conversation_id)
+        images = [found.get(image_id) for image_id in question.image_ids]
+        owned = conversation is not None and all(
+            image is not None and image.owner_id == conversation.owner_id for image in images
+        )
+        chosen.append([image for image in images if image is not None] if owned else None)
+    return chosen
+
+
+def start_another_reply(
+    *,
+    conversation_id: uuid.UUID,
+    mode: AnotherMode,
+    is_alive: IsAlive,
+    content: str = "",
+    model: str = "",
+    format: str | dict[str, Any] | None = None,
+) -> StartedReply:
+    """Another answer to the last question (regenerate), or to a changed one (edit).
+
+    The replaced reply (and question, when editing) is kept as an earlier
+    version of the exchange. Without a `format`, the earlier one's is kept.
+    """
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        interrupted, streaming = sweep([conversation_id], is_alive)
+        if streaming:
+            raise ReplyRefused("busy", BUSY)
+        model = model or conversation.model
+        if not model:
+            raise ReplyRefused("no_model", NO_MODEL)
+        previous = last_question(conversation)
+        if previous is None:
+            raise ReplyRefused("invalid", "There is no question to answer again yet.")
+        now = timezone.now()
+        exchange = previous.exchange
+        latest = (
+            conversation.messages.filter(exchange=exchange, role=Message.Role.ASSISTANT)
+            .order_by("-version")
+            .values("version", "format")
+            .first()
+        ) or {"version": 0, "format": None}
+        version = latest["version"] + 1
+        if format is None:  # another answer to the question keeps its structured output
+            format = latest["format"]
+        shown = conversation.messages.filter(exchange=exchange, active=True)
+        if mode == "regenerate":
+            shown = shown.filter(role=Message.Role.ASSISTANT)
+            question = previous
+        else:
+            question = Message.objects.create(
+                conversation=conversation,
+                role=Message.Role.USER,
+                content=content,
+                exchange=exchange,
+                version=version,
+                created_at=now,
+            )
+        replaced = [str(pk) for pk in shown.exclude(pk=question.pk).values_list("pk", flat=True)]
+        shown.exclude(pk=question.pk).update(active=False)
+        reply = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            model=model,
+            status=Message.Status.STREAMING,
+            format=format,
+            exchange=exchange,
+            version=version,
+            reply_to=question,
+            created_at=now + timedelta(microseconds=1),
+        )
+        conversation.model = model
+        conversation.title = conversation.title or first_words(question.content)
+        conversation.save(update_fields=["model", "title", "updated_at"])
+    payload = build_chat_request(conversation, before=reply)
+    return StartedReply(
+        user_message=None if mode == "regenerate" else message_data(question, images=[]),
+        reply=message_data(reply, version_ids=reply_versions(conversation.pk, {exchange})[exchange]),
+        title=conversation.title,
+        payload=payload,
+        replaced=replaced,
+        interrupted=interrupted.get(conversation_id, []),
+    )
