@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from contextlib import contextmanager
 
 import pytest
+from channels.db import database_sync_to_async
 from django.db.backends.utils import CursorWrapper
 
 from tests.conftest import open_socket, receive_until, send, text_of
@@ -94,5 +96,25 @@ async def test_the_partial_text_is_checkpointed_while_it_streams(ollama, setting
             role="assistant", status="streaming", content__startswith="t0 "
         ).exists()
     )
+    await receive_until(socket, "done")
+    await socket.disconnect()
+
+
+async def test_frames_do_not_wait_for_the_database_thread(ollama, alice, conversation):
+    """Work on the single database thread (saving other replies, say) must not hold up a tab's frames."""
+    ollama.enqueue_chat(*[f"t{i} " for i in range(40)], delay=0.05)
+    socket = await open_socket(alice, conversation.pk)
+    await send(socket, type="chat", content="go")
+    await receive_until(socket, "token")
+
+    busy = asyncio.create_task(database_sync_to_async(time.sleep)(1.0))
+    await asyncio.sleep(0.05)
+    arrived = []
+    while not busy.done():
+        frame = await socket.receive_json_from(timeout=2)
+        if frame["type"] == "token" and not busy.done():
+            arrived.append(frame["seq"])
+    assert len(arrived) >= 3, "token frames waited for the database thread"
+    await busy
     await receive_until(socket, "done")
     await socket.disconnect()
