@@ -9,8 +9,9 @@ every reply's first token would wait for the whole queue.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.db import transaction
@@ -55,6 +56,7 @@ class _Accepted:
     question: Message
     reply: Message
     images: list[Image]
+    untitled: bool  # the conversation had no title: it takes the question's first words
 
 
 def start_new_replies(
@@ -100,18 +102,20 @@ def start_new_replies(
                     reply_to=question,
                     created_at=now + timedelta(microseconds=1),
                 )
+                untitled = not conversation.title
+                if untitled:
+                    conversation.title = first_words(asked.content)
                 conversation.model, conversation.updated_at = model, now
-                conversation.title = conversation.title or first_words(asked.content)
-                accepted.append(_Accepted(index, conversation, question, reply, images[index] or []))
+                accepted.append(
+                    _Accepted(index, conversation, question, reply, images[index] or [], untitled)
+                )
         Message.objects.bulk_create([m for start in accepted for m in (start.question, start.reply)])
         for start in accepted:
             if start.images:
                 Image.objects.filter(pk__in=[image.pk for image in start.images]).update(
                     message=start.question
                 )
-        Conversation.objects.bulk_update(
-            [start.conversation for start in accepted], ["model", "title", "updated_at"]
-        )
+        _update_conversations(accepted, now)
     # Outside the transaction: reading and encoding images must not hold the locks.
     payloads = build_chat_requests([(start.conversation, start.reply) for start in accepted])
     for start, payload in zip(accepted, payloads, strict=True):
@@ -123,6 +127,18 @@ def start_new_replies(
             interrupted=interrupted.get(start.conversation.pk, []),
         )
     return outcomes  # type: ignore[return-value]  # every slot is filled above
+
+
+def _update_conversations(accepted: list[_Accepted], now: datetime) -> None:
+    """Model and time: a statement per model in use (one CASE for all costs more); titles: one CASE."""
+    by_model: dict[str, list[uuid.UUID]] = defaultdict(list)
+    for start in accepted:
+        by_model[start.conversation.model].append(start.conversation.pk)
+    for model, ids in by_model.items():
+        Conversation.objects.filter(pk__in=ids).update(model=model, updated_at=now)
+    untitled = [start.conversation for start in accepted if start.untitled]
+    if untitled:
+        Conversation.objects.bulk_update(untitled, ["title"])
 
 
 def _unsent_images(
