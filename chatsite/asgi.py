@@ -12,7 +12,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from conversations.liveness import ensure_sweeper, save_replies_at_shutdown  # noqa: E402
+from conversations import shutdown  # noqa: E402
+from conversations.liveness import ensure_sweeper  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(
@@ -29,7 +30,7 @@ async def application(scope, receive, send):
     # process save its own replies when it is told to stop.
     if scope["type"] in ("http", "websocket"):
         ensure_sweeper()
-        save_replies_at_shutdown()
+        shutdown.prepare()
     await router(scope, receive, send)
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
 import uuid
 import weakref
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -129,36 +128,3 @@ async def _checkpoint_while_replying() -> None:
             await database_sync_to_async(replies.checkpoint_replies)(texts=texts)
         except Exception:  # the final save still comes; the next checkpoint may succeed
             logger.exception("Saving the partial text of %d replies failed", len(texts))
-
-
-# How long a stopping process waits for its replies to be saved.
-SHUTDOWN_GRACE_SECONDS = 5.0
-_saving_at_shutdown = False
-
-
-def save_replies_at_shutdown() -> None:
-    """Under daphne, have a stopping process save the replies it writes first.
-
-    Daphne stops the event loop without cancelling tasks it did not start, so a
-    reply would keep only its last checkpoint. Twisted runs "before shutdown"
-    triggers, and waits for the Deferred they return, while the loop still runs.
-    """
-    global _saving_at_shutdown
-    reactor = sys.modules.get("twisted.internet.reactor")
-    if _saving_at_shutdown or reactor is None or not reactor.running:
-        return
-    _saving_at_shutdown = True
-    reactor.addSystemEventTrigger("before", "shutdown", _interrupt_all)
-
-
-def _interrupt_all() -> Any:
-    from twisted.internet.defer import Deferred
-
-    writers = [writer for writer in running.values() if writer is not None]
-    for writer in writers:
-        writer.interrupt()
-    tasks = [writer.task for writer in writers if writer.task is not None]
-    if not tasks:
-        return None
-    logger.info("Saving %d replies before stopping", len(tasks))
-    return Deferred.fromFuture(asyncio.ensure_future(asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)))

@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import model_info
+from conversations import model_info, shutdown
 from conversations.ollama import OllamaClient, OllamaError, get_client
 from conversations.protocol import MODEL_NAME
 
@@ -86,6 +86,7 @@ def _ollama_failed(exc: OllamaError, model: str = "") -> JsonResponse:
 
 
 @require_GET
+@shutdown.ends_when_stopping
 async def status(request: HttpRequest) -> JsonResponse:
     """Whether Ollama answers, and its version; always 200 so the page can say which."""
     try:
@@ -102,6 +103,7 @@ async def status(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+@shutdown.ends_when_stopping
 async def installed(request: HttpRequest) -> JsonResponse:
     try:
         await _user(request)
@@ -114,6 +116,7 @@ async def installed(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+@shutdown.ends_when_stopping
 async def running(request: HttpRequest) -> JsonResponse:
     try:
         await _user(request)
@@ -139,6 +142,7 @@ async def _running_entries() -> list[dict[str, Any]]:
 
 
 @require_GET
+@shutdown.ends_when_stopping
 async def details(request: HttpRequest) -> JsonResponse:
     try:
         await _user(request)
@@ -183,17 +187,20 @@ async def _change_loaded(request: HttpRequest, change: Any) -> JsonResponse:
 
 
 @require_POST
+@shutdown.ends_when_stopping
 async def load(request: HttpRequest) -> JsonResponse:
     """Warm a model into memory."""
     return await _change_loaded(request, OllamaClient.load)
 
 
 @require_POST
+@shutdown.ends_when_stopping
 async def unload(request: HttpRequest) -> JsonResponse:
     return await _change_loaded(request, OllamaClient.unload)
 
 
 @require_POST
+@shutdown.ends_when_stopping
 async def delete(request: HttpRequest) -> JsonResponse:
     try:
         await _user(request, staff=True)
@@ -210,6 +217,7 @@ async def delete(request: HttpRequest) -> JsonResponse:
 
 
 @require_POST
+@shutdown.ends_when_stopping
 async def copy(request: HttpRequest) -> JsonResponse:
     try:
         await _user(request, staff=True)

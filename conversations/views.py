@@ -16,7 +16,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import events, images, liveness, model_info, replies, sidebar, structured, timeline
+from conversations import (
+    events,
+    images,
+    liveness,
+    model_info,
+    replies,
+    shutdown,
+    sidebar,
+    structured,
+    timeline,
+)
 from conversations.models import Conversation, Image, Preferences, SavedSchema
 from conversations.ollama import OllamaError, get_client
 from conversations.protocol import MODEL_NAME
@@ -121,6 +131,7 @@ def new_conversation(request: HttpRequest) -> JsonResponse:
     )
 
 
+@shutdown.ends_when_stopping
 async def models(request: HttpRequest) -> JsonResponse:
     """The models Ollama has installed, with what each can do, for the picker."""
     if request.method != "GET":

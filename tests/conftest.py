@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +21,15 @@ from django.test import Client
 from conversations import liveness, model_info
 from conversations.models import Conversation
 from tests.fake_ollama import FakeOllama
+from tests.live_server import (
+    POSTGRES_URL,
+    TEMPLATE_DATABASE,
+    LiveServer,
+    drop_postgres_database,
+    manage,
+    postgres_admin,
+    server_env,
+)
 
 
 @pytest.fixture(scope="session")
@@ -144,3 +157,60 @@ def pytest_collection_modifyitems(config, items):
     """Browser tests run last: Playwright's sync API keeps an event loop running
     in the main thread for the rest of the session, where async tests cannot run."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+# Live servers (daphne in a process of its own) -------------------------------
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory, fake_ollama_server) -> None:
+    """The production settings serve static files through WhiteNoise's manifest."""
+    data_dir = tmp_path_factory.mktemp("collectstatic")
+    manage(server_env(data_dir, fake_ollama_server.url), "collectstatic", "--noinput", "--verbosity", "0")
+
+
+@pytest.fixture(scope="session")
+def migrated_data_dir(tmp_path_factory, fake_ollama_server) -> Iterator[Path]:
+    """A DATA_DIR with a migrated, empty database; each test starts from a copy.
+
+    On PostgreSQL the migrated database is a template each test's database is made from.
+    """
+    data_dir = tmp_path_factory.mktemp("migrated") / "data"
+    data_dir.mkdir()
+    if POSTGRES_URL:
+        drop_postgres_database(TEMPLATE_DATABASE)
+        postgres_admin(f'CREATE DATABASE "{TEMPLATE_DATABASE}"')
+    manage(server_env(data_dir, fake_ollama_server.url, TEMPLATE_DATABASE), "migrate", "--noinput")
+    yield data_dir
+    if POSTGRES_URL:
+        drop_postgres_database(TEMPLATE_DATABASE)
+
+
+@pytest.fixture
+def start_live_server(tmp_path, collected_static, migrated_data_dir) -> Iterator[Callable[[str], LiveServer]]:
+    """Start fresh apps (each on an empty database) talking to the Ollama at a given URL."""
+    started: list[tuple[LiveServer, str]] = []
+
+    def start(ollama_url: str) -> LiveServer:
+        name = f"data{len(started)}" if started else "data"
+        data_dir = tmp_path / name
+        shutil.copytree(migrated_data_dir, data_dir)  # the database and any WAL file with it
+        database = ""
+        if POSTGRES_URL:
+            database = f"browser_{uuid.uuid4().hex[:12]}"
+            postgres_admin(f'CREATE DATABASE "{database}" TEMPLATE "{TEMPLATE_DATABASE}"')
+        server = LiveServer(server_env(data_dir, ollama_url, database), tmp_path / f"server-{name}.log")
+        started.append((server, database))
+        server.start()
+        return server
+
+    yield start
+    died = []
+    for server, database in started:
+        if server.proc is not None and server.proc.poll() is not None:
+            died.append(f"exit code {server.proc.returncode}; its log:\n{server.log_path.read_text()}")
+        server.stop()
+        if database:
+            drop_postgres_database(database)
+    if died:
+        pytest.fail("the server died during the test: " + "\n".join(died), pytrace=False)

@@ -9,19 +9,17 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.browser.conftest import (
     MODEL,
-    POSTGRES_URL,
     TIMEOUT_MS,
-    LiveServer,
     assistant_articles,
     choose_model,
     content,
-    free_port,
     message_box,
     send_message,
     sign_up,
     streaming_text,
 )
 from tests.fake_ollama import FakeOllama
+from tests.live_server import POSTGRES_URL, LiveServer, free_port
 
 pytestmark = pytest.mark.browser
 

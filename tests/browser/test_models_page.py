@@ -7,8 +7,9 @@ import re
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import MODEL, LiveServer, choose_model, sign_up
+from tests.browser.conftest import MODEL, choose_model, sign_up
 from tests.fake_ollama import running_model
+from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
 
