@@ -1,0 +1,36 @@
+"""What tests script the fake to answer, and the requests it records."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    json: Any
+    started_at: float = field(default_factory=time.monotonic)
+    finished_at: float | None = None
+    closed_by_client: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class Script:
+    """One scripted answer to the next /api/chat request."""
+
+    tokens: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
+    delay: float = 0.0
+    first_delay: float = 0.0
+    status: int = 500  # of an error sent before any output
+    error: str | None = None  # refused before generating: `status` and a JSON error
+    stream_error: str | None = None  # after the chunks; with none before it, sent as `error` is
+    malformed: bool = False  # a line that is not JSON after the tokens
+    truncated: bool = False  # the stream ends with no done line
+    done_reason: str = "stop"
+    stats: dict[str, int] = field(default_factory=dict)
