@@ -181,16 +181,29 @@ async def test_stop_from_another_worker_stops_the_reply(ollama, alice, conversat
     assert ollama.chat_requests()[-1].done.wait(2) and ollama.chat_requests()[-1].closed_by_client
 
 
-async def test_a_worker_killed_mid_reply_loses_nothing_and_the_other_tab_is_told(
-    ollama, alice, conversation, start_worker, open_tab
-):
+LONG_TOKENS = [f"w{i} " for i in range(200)]
+LONG_REPLY = "".join(LONG_TOKENS)
+
+
+async def long_reply_from_first_worker(ollama, alice, conversation, start_worker, open_tab):
+    """Two workers; a tab on the first asks for a long reply; a tab on the second watches it start.
+
+    The first worker, the watching tab, and the frames it has seen so far.
+    """
     first, second = start_worker("one"), start_worker("two")
-    tokens = [f"w{i} " for i in range(200)]
-    ollama.enqueue_chat(*tokens, delay=0.05)
+    ollama.enqueue_chat(*LONG_TOKENS, delay=0.05)
     sender = await open_tab(first, alice, conversation)
     watcher = await open_tab(second, alice, conversation)
     await sender.send(type="chat", content="talk for a long time")
-    seen = await watcher.until("token")
+    return first, watcher, await watcher.until("token")
+
+
+async def test_a_worker_killed_mid_reply_loses_nothing_and_the_other_tab_is_told(
+    ollama, alice, conversation, start_worker, open_tab
+):
+    first, watcher, seen = await long_reply_from_first_worker(
+        ollama, alice, conversation, start_worker, open_tab
+    )
     await asyncio.sleep(CHECKPOINT_SECONDS * 3)  # a few checkpoints happen
 
     first.kill()
@@ -202,20 +215,16 @@ async def test_a_worker_killed_mid_reply_loses_nothing_and_the_other_tab_is_told
     assert any(f["type"] == "error" and f["code"] == "interrupted" for f in frames)
     saved = await Message.objects.aget(pk=reply["id"])
     assert saved.status == "interrupted"
-    assert saved.content and streamed.startswith(saved.content) and "".join(tokens).startswith(saved.content)
+    assert saved.content and streamed.startswith(saved.content) and LONG_REPLY.startswith(saved.content)
     assert ollama.chat_requests()[-1].done.wait(5) and ollama.chat_requests()[-1].closed_by_client
 
 
 async def test_a_worker_told_to_stop_saves_its_reply_with_all_the_text_it_sent_first(
     ollama, alice, conversation, start_worker, open_tab
 ):
-    first, second = start_worker("one"), start_worker("two")
-    tokens = [f"w{i} " for i in range(200)]
-    ollama.enqueue_chat(*tokens, delay=0.05)
-    sender = await open_tab(first, alice, conversation)
-    watcher = await open_tab(second, alice, conversation)
-    await sender.send(type="chat", content="talk for a long time")
-    seen = await watcher.until("token")
+    first, watcher, seen = await long_reply_from_first_worker(
+        ollama, alice, conversation, start_worker, open_tab
+    )
     for _ in range(5):
         seen += await watcher.until("token")
 
@@ -227,7 +236,7 @@ async def test_a_worker_told_to_stop_saves_its_reply_with_all_the_text_it_sent_f
     reply = frames[-1]["message"]
     saved = await Message.objects.aget(pk=reply["id"])
     assert reply["status"] == saved.status == "interrupted"
-    assert saved.content == streamed and "".join(tokens).startswith(saved.content)
+    assert saved.content == streamed and LONG_REPLY.startswith(saved.content)
     assert "The server stopped" in saved.error
 
 

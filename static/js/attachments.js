@@ -1,4 +1,5 @@
-// Composer images: picked, dropped or pasted, uploaded at once, shown as removable thumbnails.
+// Composer images: picked, dropped or pasted, uploaded at once, shown as removable thumbnails;
+// removing one takes the upload back on the server.
 
 import { el, errorText, request } from "./ui.js";
 
@@ -22,6 +23,13 @@ export class Attachments {
     this.onChange = onChange;
     this.onErrors = onErrors;
     this.items = []; // {id, node}, id null while uploading
+    this._locked = false;
+  }
+
+  // While locked (a message carrying these images is on its way), Remove is off.
+  set locked(value) {
+    this._locked = value;
+    for (const button of this.list.querySelectorAll(".attachment-remove")) button.disabled = value;
   }
 
   get count() {
@@ -69,7 +77,10 @@ export class Attachments {
     const form = new FormData();
     form.append("file", file, file.name || "pasted-image");
     const { status, body, redirected } = await request(this.uploadUrl, { method: "POST", form });
-    if (!this.items.includes(item)) return null; // removed meanwhile
+    if (!this.items.includes(item)) {
+      if (status === 201 && body && body.id) this.takeBack(body.id); // removed meanwhile
+      return null;
+    }
     const thumb = body && (localUrl(body.thumbnail_url) || localUrl(body.url));
     if (status !== 201 || !thumb || !body.id) {
       this.drop(item);
@@ -86,13 +97,22 @@ export class Attachments {
     const remove = el("button", "attachment-remove", "Remove");
     remove.type = "button";
     remove.setAttribute("aria-label", `Remove ${img.alt}`);
+    remove.disabled = this._locked;
     remove.addEventListener("click", () => {
       this.drop(item);
       this.changed();
+      this.takeBack(item.id);
     });
     item.node.replaceChildren(img, remove);
     this.changed();
     return null;
+  }
+
+  // Ask the server to delete an upload that will not be sent. Nothing waits for the answer:
+  // a failure leaves an unsent upload, which the server removes once it is a day old.
+  takeBack(id) {
+    const base = this.uploadUrl.endsWith("/") ? this.uploadUrl : `${this.uploadUrl}/`;
+    request(`${base}${encodeURIComponent(id)}/remove/`, { method: "POST" });
   }
 
   drop(item) {

@@ -176,6 +176,8 @@ function scrollToBottom() {
 function refresh() {
   const streaming = !!list.querySelector('article[data-status="streaming"]');
   sendButton.disabled = streaming || !!state.pending || state.creating || state.dead;
+  // The images of a message on its way can no longer be taken back.
+  attachments.locked = !!state.pending;
   stopButton.disabled = !streaming || state.stopping || state.dead;
   emptyState.hidden = !!list.firstElementChild || state.dead;
   const busy = streaming || !!state.pending || state.creating || state.dead || state.waiting || !state.synced;
@@ -284,7 +286,7 @@ async function refreshModels() {
   } else if (result.error) {
     showBanner("ollama", result.error, loadModels);
   } else if (result.empty) {
-    showBanner("ollama", "No models installed. Pull one with `ollama pull llama3.2`.", loadModels);
+    showBanner("ollama", "No chat models installed. Pull one with `ollama pull llama3.2`.", loadModels);
   } else if (hideBanner("ollama")) {
     input.focus();
   }

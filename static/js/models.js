@@ -1,5 +1,5 @@
 // Model picker: fills the <select> from the server's list of installed Ollama
-// models, marks the ones that can see images, and remembers the last model used.
+// models that can chat, marks what each can do, and remembers the last model used.
 
 import { errorText } from "./ui.js";
 
@@ -23,6 +23,21 @@ export function rememberModel(name) {
 
 function describe(model) {
   return [model.parameter_size, model.quantization, model.family].filter(Boolean).join(" · ");
+}
+
+// What the picker names, in this order: "qwen3:8b · thinking, tools".
+const MARKS = ["vision", "thinking", "tools"];
+
+function label(model) {
+  const caps = Array.isArray(model.capabilities) ? model.capabilities : [];
+  const marks = MARKS.filter((mark) => caps.includes(mark));
+  return marks.length ? `${model.name} · ${marks.join(", ")}` : model.name;
+}
+
+// Embedding models answer /api/chat with 400 "does not support chat".
+function embeddingOnly(model) {
+  const caps = model.capabilities;
+  return Array.isArray(caps) && caps.includes("embedding") && !caps.includes("completion");
 }
 
 export class ModelPicker {
@@ -60,8 +75,7 @@ export class ModelPicker {
 
   fill(models, choice) {
     const options = models.map((m) => {
-      const vision = Array.isArray(m.capabilities) && m.capabilities.includes("vision");
-      const option = new Option(vision ? `${m.name} · vision` : m.name, m.name);
+      const option = new Option(label(m), m.name);
       const info = describe(m);
       if (info) option.title = info;
       return option;
@@ -91,11 +105,14 @@ export class ModelPicker {
       const code = data && data.error && data.error.code;
       return { error: errorText(data, `Could not load the models (HTTP ${res.status}).`), code };
     }
-    const models = data.models.filter((m) => m && typeof m.name === "string");
-    this.capabilities = new Map(models.map((m) => [m.name, m.capabilities]));
+    const installed = data.models.filter((m) => m && typeof m.name === "string");
+    this.capabilities = new Map(installed.map((m) => [m.name, m.capabilities]));
+    const chat = installed.filter((m) => !embeddingOnly(m));
+    const models = [...chat];
     const names = new Set(models.map((m) => m.name));
     const current = this.touched ? this.select.value : "";
-    if (this.conversationModel && !names.has(this.conversationModel)) {
+    // A conversation's model that Ollama no longer lists stays choosable; one that cannot chat does not.
+    if (this.conversationModel && !this.capabilities.has(this.conversationModel)) {
       models.push({ name: this.conversationModel });
       names.add(this.conversationModel);
     }
@@ -103,6 +120,6 @@ export class ModelPicker {
     const stored = lastModel();
     const choice = [current, this.conversationModel, stored].find((n) => n && names.has(n));
     this.fill(models, choice || (models[0] && models[0].name));
-    return data.models.length ? { ok: true } : { empty: true };
+    return chat.length ? { ok: true } : { empty: true };
   }
 }

@@ -14,6 +14,7 @@ const NUMBERS = [
   { name: "repeat_penalty", label: "Repeat penalty", min: 0, max: 2, step: "0.05" },
 ];
 const DEFAULT = "Model default";
+const NOT_SET = "Not set: the model picked in the chat";
 
 function range(spec) {
   const show = (n) => (n < 0 ? `−${-n}` : n.toLocaleString("en-US"));
@@ -74,7 +75,7 @@ export class SettingsDialog {
       this.showGeneral(errorText(body, "Could not load the settings."));
       return;
     }
-    this.build(body);
+    this.build(body, defaults);
     this.setBusy(false);
     this.fields.get("system_prompt").input.focus();
   }
@@ -115,7 +116,7 @@ export class SettingsDialog {
     return box;
   }
 
-  build(settings) {
+  build(settings, defaults) {
     this.fields.clear();
     const options = settings.options || {};
 
@@ -126,7 +127,8 @@ export class SettingsDialog {
 
     const model = el("select");
     const names = [...new Set([...this.models(), settings.model].filter(Boolean))];
-    if (!settings.model) model.append(new Option("Not set: the model picked in the chat", ""));
+    // The defaults' model can always be cleared; a conversation keeps its model once it has one.
+    if (defaults || !settings.model) model.append(new Option(NOT_SET, ""));
     for (const name of names) model.append(new Option(name, name));
     model.value = settings.model || "";
 

@@ -381,3 +381,52 @@ def test_the_picker_marks_the_models_that_can_see(page: Page, live_server_url: s
     for name in (MODEL, "qwen3:8b", "llava:13b"):
         expect(picker.locator(f'option[value="{name}"]')).to_contain_text(name)
         expect(picker.locator(f'option[value="{name}"]')).not_to_contain_text("vision")
+
+
+def test_the_picker_names_what_each_model_can_do_and_leaves_out_embedding_models(
+    page: Page, live_server_url: str, ollama
+):
+    llama = ollama.find_model(MODEL)
+    embedder = "nomic-embed-text:latest"
+    ollama.models += [
+        {**llama, "name": "gemma3:4b", "capabilities": ["completion", "vision", "tools", "thinking"]},
+        {**llama, "name": embedder, "family": "nomic-bert", "capabilities": ["embedding"]},
+    ]
+    sign_up(page, live_server_url)
+
+    picker = page.get_by_label("Model")
+    options = picker.locator("option")
+    expect(options).to_have_text(
+        [
+            "gemma3:4b · vision, thinking, tools",
+            "llama3.2:latest · tools",
+            "llava:7b · vision",
+            "qwen3:8b · thinking, tools",
+        ]
+    )
+    expect(picker.locator(f'option[value="{embedder}"]')).to_have_count(0)
+
+    # Neither the model remembered in the browser nor the user's default may be one that cannot chat.
+    page.evaluate(
+        """async (model) => {
+            localStorage.setItem("lastModel", model);
+            const token = document.querySelector("input[name=csrfmiddlewaretoken]").value;
+            const res = await fetch("/settings/defaults/", {
+                method: "POST",
+                headers: {"Content-Type": "application/json", "X-CSRFToken": token},
+                body: JSON.stringify({model, system_prompt: "", options: {}, keep_alive: ""}),
+            });
+            if (res.status !== 200) throw new Error(`defaults: HTTP ${res.status}`);
+        }""",
+        embedder,
+    )
+    page.reload()
+    expect(options).to_have_count(4)
+    expect(picker.locator(f'option[value="{embedder}"]')).to_have_count(0)
+    expect(picker).to_have_value("gemma3:4b")
+
+    ollama.enqueue_chat("Fine.")
+    send_message(page, "Hello")
+    wait_until_complete(assistant_articles(page).first, "Fine.")
+    assert [r.json["model"] for r in reply_requests(ollama)] == ["gemma3:4b"]
+    assert page.evaluate("localStorage.getItem('lastModel')") == "gemma3:4b"

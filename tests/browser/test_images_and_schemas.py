@@ -53,7 +53,7 @@ def attach(page: Page, *files: Path | FilePayload) -> None:
 
 
 def pick(page: Page, name: str) -> None:
-    """Choose a model by its name (vision models' options read "name · vision")."""
+    """Choose a model by its name (options read "name · what it can do", e.g. "llava:7b · vision")."""
     picker = page.get_by_label("Model")
     expect(picker.locator(f'option[value="{name}"]')).to_have_count(1)
     picker.select_option(value=name)
@@ -161,6 +161,61 @@ def test_a_model_that_cannot_see_gets_a_warning_and_a_switch(signed_in_page: Pag
     attached(page).get_by_role("button", name="Remove two.png").click()
     expect(attached(page)).to_have_count(0)
     expect(warning).to_be_hidden()
+
+
+def test_removing_an_attached_image_takes_the_upload_back(
+    signed_in_page: Page, live_server_url: str, ollama, tmp_path
+):
+    page = signed_in_page
+    pick(page, VISION_MODEL)
+    message_box(page).fill("Only the blue one")
+    blue = png(tmp_path, "blue.png", (30, 30, 200))
+    attach(page, png(tmp_path, "red.png"), blue)
+    expect(attached(page).get_by_role("img")).to_have_count(2)
+    thumbnail = attached(page).get_by_role("img", name="red.png").get_attribute("src")
+    assert thumbnail.endswith("/thumbnail/")
+    removed = thumbnail.removesuffix("thumbnail/")
+    kept = attached(page).get_by_role("img", name="blue.png").get_attribute("src").removesuffix("thumbnail/")
+
+    def status(path: str) -> int:  # as the owner: the page's cookies go along
+        return page.request.get(f"{live_server_url}{path}").status
+
+    assert status(removed) == 200
+
+    with page.expect_response(lambda r: r.url.endswith(f"{removed}remove/")) as answer:
+        attached(page).get_by_role("button", name="Remove red.png").click()
+    assert answer.value.request.method == "POST"
+    assert answer.value.status == 204
+    expect(attached(page).get_by_role("img")).to_have_count(1)
+    expect(message_box(page)).to_have_value("Only the blue one")
+
+    ollama.enqueue_chat("Blue.")
+    message_box(page).press("Enter")
+    expect(assistant_articles(page).first).to_have_attribute("data-status", "complete")
+    expect(user_articles(page).first.get_by_role("link")).to_have_count(1)
+    images = chat_request_for(ollama, "Only the blue one").json["messages"][-1]["images"]
+    assert images == [base64.b64encode(blue.read_bytes()).decode("ascii")]
+    assert status(removed) == 404
+    assert status(thumbnail) == 404
+    assert status(kept) == 200
+
+
+def test_a_failed_removal_keeps_the_image_removed_and_the_text(signed_in_page: Page, ollama, tmp_path):
+    page = signed_in_page
+    page.route("**/images/*/remove/", lambda route: route.fulfill(status=500, body="Server error"))
+    pick(page, VISION_MODEL)
+    message_box(page).fill("Keep typing")
+    attach(page, png(tmp_path))
+    expect(attached(page).get_by_role("img")).to_have_count(1)
+
+    with page.expect_response("**/images/*/remove/") as answer:
+        attached(page).get_by_role("button", name="Remove red.png").click()
+    assert answer.value.status == 500
+    page.wait_for_timeout(200)  # whatever the page does with the failure, it has done it
+    expect(attached(page)).to_have_count(0)
+    expect(page.get_by_role("list", name="Attached images")).to_be_hidden()
+    expect(message_box(page)).to_have_value("Keep typing")
+    expect(page.locator("#composer-error")).to_be_hidden()
 
 
 def test_no_installed_vision_model_says_how_to_get_one(signed_in_page: Page, ollama, tmp_path):

@@ -338,6 +338,50 @@ def test_settings_validation_options_and_the_context_meter(
     expect(defaults.get_by_label("Top K")).to_have_value("40")
 
 
+def defaults_dialog(page: Page) -> Locator:
+    page.get_by_role("button", name="Settings", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Default settings for new chats")
+    expect(dialog.get_by_label("Temperature")).to_be_editable()
+    return dialog
+
+
+def test_the_default_model_can_be_cleared(signed_in_page: Page, live_server_url: str, ollama):
+    page = signed_in_page
+    picker = page.get_by_label("Model")
+    ollama.enqueue_chat("Hello.")
+    ask(page, "Hi")  # the last model used is now MODEL
+    page.get_by_role("button", name="New chat").click()
+    expect(page).to_have_url(f"{live_server_url}/")
+
+    dialog = defaults_dialog(page)
+    model = dialog.get_by_label("Model")
+    expect(model.locator("option:checked")).to_have_text("Not set: the model picked in the chat")
+    model.select_option("qwen3:8b")
+    dialog.get_by_role("button", name="Save", exact=True).click()
+    expect(dialog).to_be_hidden()
+    page.reload()
+    expect(picker.locator("option")).to_have_count(3)
+    expect(picker).to_have_value("qwen3:8b")
+
+    dialog = defaults_dialog(page)
+    expect(model).to_have_value("qwen3:8b")
+    model.select_option(label="Not set: the model picked in the chat")
+    dialog.get_by_role("button", name="Save", exact=True).click()
+    expect(dialog).to_be_hidden()
+
+    page.reload()
+    dialog = defaults_dialog(page)
+    expect(model).to_have_value("")
+    expect(model.locator("option:checked")).to_have_text("Not set: the model picked in the chat")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(picker.locator("option")).to_have_count(3)
+    expect(picker).to_have_value(MODEL)
+    ollama.enqueue_chat("Back on the last model.")
+    ask(page, "Which model?")
+    expect(page).to_have_url(CONVERSATION_PATH)
+    assert [r.json["model"] for r in reply_requests(ollama)] == [MODEL, MODEL]
+
+
 def test_export_json_then_import_it(signed_in_page: Page, live_server_url: str, ollama, tmp_path: Path):
     page = signed_in_page
     path = start_conversation(
