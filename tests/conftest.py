@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import shutil
 import uuid
@@ -30,6 +31,16 @@ from tests.live_server import (
     postgres_admin,
     server_env,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _default_garbage_collection():
+    """chatsite/asgi.py tunes the collector for a long-lived worker; tests keep Python's
+    defaults, so that a resource left open is reported by the test that left it."""
+    import chatsite.asgi  # noqa: F401
+
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
 
 
 @pytest.fixture(scope="session")

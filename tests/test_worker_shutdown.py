@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import socket
@@ -22,7 +23,7 @@ PASSWORD = "a-Long-pass-123"
 
 
 def signed_in(server: LiveServer) -> httpx.Client:
-    """The first account, made on the first-run page; a client with its session."""
+    """A client whose session is the first account, made on the first-run page (close it after)."""
     client = httpx.Client(base_url=server.url, timeout=10)
     client.get("/setup/")
     response = client.post(
@@ -73,13 +74,14 @@ def silent_ollama():
 
 def test_a_request_waiting_on_ollama_does_not_hold_up_a_stop(start_live_server, silent_ollama):
     server = start_live_server(silent_ollama)
-    client = signed_in(server)
-    waiting = threading.Thread(target=lambda: _swallow(client.get, "/api/models/", timeout=30), daemon=True)
-    waiting.start()
-    time.sleep(1.0)  # the request is in the app, waiting on "Ollama"
+    with contextlib.closing(signed_in(server)) as client:
+        waiting = threading.Thread(target=lambda: _swallow(client.get, "/api/models/", timeout=30))
+        waiting.start()
+        time.sleep(1.0)  # the request is in the app, waiting on "Ollama"
 
-    code, seconds = stop(server)
-    server.proc = None
+        code, seconds = stop(server)
+        server.proc = None
+        waiting.join(5)
 
     assert code == 0
     assert seconds < 5, f"the worker took {seconds:.1f} s to stop"
@@ -95,13 +97,12 @@ def _swallow(call, *args, **kwargs) -> None:
 def test_a_stopped_worker_keeps_all_the_text_it_sent(start_live_server, ollama):
     ollama.enqueue_chat(*[f"w{i} " for i in range(200)], delay=0.05)
     server = start_live_server(ollama.url)
-    client = signed_in(server)
-    created = client.post(
-        "/c/new/", json={"model": "llama3.2:latest"}, headers={"X-CSRFToken": client.cookies["csrftoken"]}
-    ).json()
-
-    streamed, status = asyncio.run(_chat_then_stop(server, client, created["ws_path"]))
-    server.proc = None
+    with contextlib.closing(signed_in(server)) as client:
+        created = client.post(
+            "/c/new/", json={"model": "llama3.2:latest"}, headers={"X-CSRFToken": client.cookies["csrftoken"]}
+        ).json()
+        streamed, status = asyncio.run(_chat_then_stop(server, client, created["ws_path"]))
+        server.proc = None
 
     database = sqlite3.connect(server.env["DATA_DIR"] + "/db.sqlite3")
     saved = database.execute(
