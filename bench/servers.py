@@ -177,6 +177,7 @@ class Site:
         env.update(
             DJANGO_SETTINGS_MODULE="chatsite.settings",
             DATA_DIR=str(self.data_dir),
+            STATIC_ROOT=str(self.dir / "static"),
             SECRET_KEY=self.secret_key,
             OLLAMA_HOST=ollama_url,
             ALLOWED_HOSTS="127.0.0.1",

@@ -174,10 +174,14 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def collected_static(tmp_path_factory, fake_ollama_server) -> None:
-    """The production settings serve static files through WhiteNoise's manifest."""
+def collected_static(tmp_path_factory, fake_ollama_server) -> Path:
+    """The production settings serve static files through WhiteNoise's manifest; the
+    live servers of a test session share one collection, outside the working tree."""
     data_dir = tmp_path_factory.mktemp("collectstatic")
-    manage(server_env(data_dir, fake_ollama_server.url), "collectstatic", "--noinput", "--verbosity", "0")
+    static_root = tmp_path_factory.mktemp("static")
+    env = server_env(data_dir, fake_ollama_server.url, static_root=static_root)
+    manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+    return static_root
 
 
 @pytest.fixture(scope="session")
@@ -210,7 +214,8 @@ def start_live_server(tmp_path, collected_static, migrated_data_dir) -> Iterator
         if POSTGRES_URL:
             database = f"browser_{uuid.uuid4().hex[:12]}"
             postgres_admin(f'CREATE DATABASE "{database}" TEMPLATE "{TEMPLATE_DATABASE}"')
-        server = LiveServer(server_env(data_dir, ollama_url, database), tmp_path / f"server-{name}.log")
+        env = server_env(data_dir, ollama_url, database, static_root=collected_static)
+        server = LiveServer(env, tmp_path / f"server-{name}.log")
         started.append((server, database))
         server.start()
         return server

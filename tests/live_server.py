@@ -50,7 +50,9 @@ def drop_postgres_database(name: str) -> None:
     postgres_admin(f'DROP DATABASE IF EXISTS "{name}"')
 
 
-def server_env(data_dir: Path, ollama_url: str, database: str = "") -> dict[str, str]:
+def server_env(
+    data_dir: Path, ollama_url: str, database: str = "", static_root: Path | None = None
+) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     if POSTGRES_URL and database:
         env["DATABASE_URL"] = postgres_url(database)
@@ -63,6 +65,8 @@ def server_env(data_dir: Path, ollama_url: str, database: str = "") -> dict[str,
         DJANGO_SETTINGS_MODULE="chatsite.settings",
         PYTHONUNBUFFERED="1",
     )
+    if static_root is not None:  # collected for the tests, away from the working tree
+        env["STATIC_ROOT"] = str(static_root)
     return env
 
 
