@@ -1,4 +1,4 @@
-"""One reply = one task: stream from Ollama, coalesce, checkpoint, publish, finish.
+"""One reply = one task: stream from Ollama, coalesce, publish, save.
 
 The task belongs to no socket. It publishes to the conversation's group, so any
 number of tabs (on any worker, with Redis) watch it, and it goes on when they
@@ -234,7 +234,7 @@ class Generation:
         except Exception:
             logger.exception("Saving reply %s failed", self.reply_id)
             status, error = Message.Status.ERROR, OllamaError("upstream", "The reply could not be saved.")
-            await self._save_as_failed(error)
+            message = await self._save_as_failed(error)
         finally:
             # Whatever happened, the conversation takes new questions from here on.
             if running.get(self.conversation_id) is self:
@@ -247,11 +247,11 @@ class Generation:
         if self._stream_task is not None:
             self._stream_task.cancel()
 
-    async def _save_as_failed(self, error: OllamaError) -> None:
+    async def _save_as_failed(self, error: OllamaError) -> MessageData | None:
         """The plainest save there is; if even that fails, the sweeper marks the reply
         interrupted once its checkpoints have stopped."""
         try:
-            await database_sync_to_async(replies.mark_failed)(
+            return await database_sync_to_async(replies.mark_failed)(
                 message_id=self.reply_id,
                 content="".join(self.content + self.pending_content),
                 thinking="".join(self.thinking + self.pending_thinking),
@@ -259,6 +259,7 @@ class Generation:
             )
         except Exception:
             logger.exception("Marking reply %s as failed failed too", self.reply_id)
+            return None
 
     async def _stream(self) -> tuple[str, OllamaError | None]:
         """Read the reply to its end; how that went decides the status it is saved with."""

@@ -145,16 +145,22 @@ def finish_reply(
         message.structured = evaluate(content, message.format)
     message.save()
     Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
+    return _reply_data(message)
+
+
+def _reply_data(message: Message) -> MessageData:
     return message_data(
         message, version_ids=reply_versions(message.conversation_id, {message.exchange})[message.exchange]
     )
 
 
-def mark_failed(*, message_id: uuid.UUID, content: str, thinking: str, error: str) -> None:
+def mark_failed(*, message_id: uuid.UUID, content: str, thinking: str, error: str) -> MessageData | None:
     """Save a reply whose full save failed as an error, with its text, in one plain statement."""
     Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(
         status=Message.Status.ERROR, content=content, thinking=thinking, error=error, saved_at=timezone.now()
     )
+    message = Message.objects.filter(pk=message_id).first()
+    return _reply_data(message) if message is not None else None
 
 
 def streaming_reply_id(*, conversation_id: uuid.UUID) -> uuid.UUID | None:

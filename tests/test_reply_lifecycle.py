@@ -30,8 +30,10 @@ async def test_a_reply_that_cannot_be_saved_leaves_the_conversation_usable(
         patch.setattr(replies, "finish_reply", broken_save)
         await send(socket, type="chat", content="First?")
         frames = await receive_until(socket, "error")
+        done = await receive_until(socket, "done")
 
     assert frames[-1]["code"] == "upstream" and "could not be saved" in frames[-1]["message"]
+    assert done[-1]["message"]["status"] == "error" and done[-1]["message"]["content"] == "Lost"
     assert conversation.pk not in liveness.running
     saved = await sync_to_async(Message.objects.get)(pk=frames[-1]["message_id"])
     assert (saved.status, saved.content, saved.error) == ("error", "Lost", "The reply could not be saved.")
