@@ -1,9 +1,10 @@
-"""Fixtures: the fake Ollama server, people (alice owns, bob is another user), sockets."""
+"""Fixtures: the fake Ollama server, people (alice owns, bob is another user, admin is staff), sockets."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import io
 import json
 import shutil
 import uuid
@@ -18,6 +19,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
+from PIL import Image as Pillow
 
 from conversations import liveness, model_info
 from conversations.models import Conversation
@@ -110,6 +112,11 @@ def bob(db):
 
 
 @pytest.fixture
+def admin(db):
+    return get_user_model().objects.create_user("admin", password="admin-password", is_staff=True)
+
+
+@pytest.fixture
 def conversation(alice):
     return Conversation.objects.create(owner=alice, model="llama3.2", title="Test chat")
 
@@ -118,6 +125,30 @@ def session_cookie(user) -> str:
     client = Client()
     client.force_login(user)
     return client.cookies["sessionid"].value
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def post_json(client: Client, url: str, body) -> object:
+    return client.post(url, json.dumps(body), content_type="application/json")
+
+
+def png(color: str = "green") -> bytes:
+    buffer = io.BytesIO()
+    Pillow.new("RGB", (8, 6), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 async def open_socket(

@@ -1,21 +1,17 @@
-"""The sidebar a page at a time: every conversation reachable, in a stable order, at a fixed cost."""
+"""The sidebar: date groups, search, the browser's time zone, and every conversation a page at a time."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from conversations import sidebar
 from conversations.models import Conversation, Message
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.conftest import signed_in
 
 
 def make_conversations(owner, count: int, *, title: str = "Chat", tie: int = 7, pinned: int = 0) -> list:
@@ -47,6 +43,91 @@ def walk(client: Client, **params) -> list[dict]:
         assert len(pages) < 50, "the cursor does not move on"
         pages.append(client.get("/c/", {**params, "after": pages[-1]["next"]}).json())
     return pages
+
+
+# What it shows: date groups, search, time zones --------------------------------
+
+
+@pytest.mark.django_db
+def test_search_matches_titles_and_message_text_of_my_conversations_only(alice, bob):
+    recipes = Conversation.objects.create(owner=alice, title="Pasta recipes")
+    physics = Conversation.objects.create(owner=alice, title="Physics")
+    Message.objects.create(conversation=physics, role="user", content="Explain QUANTUM tunnelling")
+    Conversation.objects.create(owner=bob, title="Bob's quantum notes")
+    hidden = Conversation.objects.create(owner=alice, title="Old")
+    Message.objects.create(conversation=hidden, role="user", content="quantum", active=False)
+    client = signed_in(alice)
+
+    def titles(query: str) -> list[str]:
+        groups = client.get("/c/", {"q": query}).json()["groups"]
+        return [c["title"] for group in groups for c in group["conversations"]]
+
+    assert titles("pasta") == ["Pasta recipes"]
+    assert titles("quantum") == ["Physics"]
+    assert sorted(titles("")) == ["Old", "Pasta recipes", "Physics"]
+    assert titles("nothing like this") == []
+    assert recipes.pk
+
+
+def test_conversations_are_grouped_by_date_with_pinned_first():
+    now = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+
+    def conversation(title: str, age: timedelta, pinned: bool = False) -> Conversation:
+        return Conversation(title=title, updated_at=now - age, pinned=pinned)
+
+    groups = sidebar.grouped(
+        [
+            conversation("Pinned old", timedelta(days=400), pinned=True),
+            conversation("Now", timedelta(hours=1)),
+            conversation("Last night", timedelta(days=1)),
+            conversation("Monday", timedelta(days=3)),
+            conversation("Earlier this month", timedelta(days=20)),
+            conversation("September", timedelta(days=70)),
+            conversation("Also September", timedelta(days=75)),
+        ],
+        now=now,
+    )
+
+    assert [(g["label"], [c.title for c in g["conversations"]]) for g in groups] == [
+        ("Pinned", ["Pinned old"]),
+        ("Today", ["Now"]),
+        ("Yesterday", ["Last night"]),
+        ("Previous 7 days", ["Monday"]),
+        ("Previous 30 days", ["Earlier this month"]),
+        ("September 2026", ["September", "Also September"]),
+    ]
+
+
+@pytest.mark.django_db
+def test_the_sidebar_follows_the_browsers_time_zone(alice):
+    # A moment whose day differs between UTC and the browser's zone. Which zone
+    # shows it depends on the hour now, so both halves of the day are covered.
+    now = timezone.now()
+    midnight_utc = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if now.hour < 10:  # still today in Kiritimati (UTC+14)
+        moment, zone, expected = (
+            midnight_utc - timedelta(minutes=30),
+            "Pacific/Kiritimati",
+            ("Yesterday", "Today"),
+        )
+    else:  # already today in Honolulu (UTC-10)
+        moment, zone, expected = (
+            midnight_utc + timedelta(minutes=30),
+            "Pacific/Honolulu",
+            ("Today", "Yesterday"),
+        )
+    conversation = Conversation.objects.create(owner=alice, title="Late")
+    Conversation.objects.filter(pk=conversation.pk).update(updated_at=moment)
+    client = signed_in(alice)
+    utc = client.get("/c/").json()["groups"][0]["label"]
+    client.cookies["tz"] = zone
+    in_zone = client.get("/c/").json()["groups"][0]["label"]
+    assert (utc, in_zone) == expected
+    client.cookies["tz"] = "Not/AZone"
+    assert client.get("/c/").status_code == 200
+
+
+# A page at a time ---------------------------------------------------------------
 
 
 @pytest.mark.django_db
