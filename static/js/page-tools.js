@@ -2,6 +2,7 @@
 // menu, the settings dialog and the context meter, pointed at the open conversation.
 
 import { ContextMeter } from "./context-meter.js";
+import { lastModel } from "./models.js";
 import { SettingsDialog } from "./settings.js";
 import { ConversationActions } from "./sidebar-actions.js";
 import { Sidebar } from "./sidebar.js";
@@ -68,11 +69,17 @@ export function setupTools({ data, picker, currentId, onLeave }) {
     defaultsUrl: data.defaults_url,
     models: picked,
     onSaved: (saved, isDefaults) => {
-      // The defaults' model is for the next new chat, not for the one open here.
-      if (saved.model && !(isDefaults && currentId())) {
-        if (!isDefaults) picker.conversationModel = saved.model;
-        if (picked().includes(saved.model)) picker.choose(saved.model);
+      let model = null;
+      if (!isDefaults) {
+        model = saved.model;
+        if (model) picker.conversationModel = model;
+      } else if (!currentId()) {
+        // A new chat starts on the default model, or, with none, on the last one used.
+        // (On an open conversation the defaults are for the next new chat only.)
+        picker.conversationModel = saved.model || null;
+        model = saved.model || lastModel();
       }
+      if (model && picked().includes(model)) picker.choose(model);
       meter.update();
     },
   });

@@ -368,6 +368,8 @@ def test_the_default_model_can_be_cleared(signed_in_page: Page, live_server_url:
     model.select_option(label="Not set: the model picked in the chat")
     dialog.get_by_role("button", name="Save", exact=True).click()
     expect(dialog).to_be_hidden()
+    # At once, back to the last model used (the dialog's own "Model" is gone with it).
+    expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(MODEL)
 
     page.reload()
     dialog = defaults_dialog(page)
