@@ -129,16 +129,12 @@ async def _check_vision(conversation_id: uuid.UUID, model: str) -> None:
         return  # starting the reply says "choose a model"
     client = get_client()
     try:
-        if "vision" in await model_info.capabilities(client, model):
+        if await model_info.can_see(client, model):
             return
-        installed = await client.list_models()
+        installed = await model_info.installed(client)
     except OllamaError:
         return  # the reply itself will report Ollama's state
-    seeing = [
-        entry["name"]
-        for entry in installed
-        if "vision" in await model_info.capabilities(client, entry.get("name", ""))
-    ]
+    seeing = [entry["name"] for entry in installed if "vision" in entry["capabilities"]]
     hint = f" Switch to a vision model such as {seeing[0]}." if seeing else (
         " Pull a vision model first, for example `ollama pull llava`."
     )  # fmt: skip
@@ -151,7 +147,7 @@ async def _without_images_for_blind_model(payload: dict[str, Any]) -> dict[str, 
     if not any("images" in message for message in payload["messages"]):
         return payload
     try:
-        if "vision" in await model_info.capabilities(get_client(), payload["model"]):
+        if await model_info.can_see(get_client(), payload["model"]):
             return payload
     except OllamaError:
         return payload  # the reply itself will report Ollama's state

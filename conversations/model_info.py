@@ -46,6 +46,10 @@ async def capabilities(client: OllamaClient, model: str) -> list[str]:
     return capabilities_of(info) if info is not None else []
 
 
+async def can_see(client: OllamaClient, model: str) -> bool:
+    return "vision" in await capabilities(client, model)
+
+
 def forget() -> None:
     _cache.clear()
 

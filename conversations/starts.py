@@ -92,16 +92,7 @@ def start_new_replies(
                 question = Message(
                     conversation=conversation, role=Message.Role.USER, content=asked.content, created_at=now
                 )
-                reply = Message(
-                    conversation=conversation,
-                    role=Message.Role.ASSISTANT,
-                    model=model,
-                    status=Message.Status.STREAMING,
-                    format=asked.format,
-                    exchange=question.exchange,
-                    reply_to=question,
-                    created_at=now + timedelta(microseconds=1),
-                )
+                reply = _streaming_reply(question, model=model, format=asked.format, version=1, now=now)
                 untitled = not conversation.title
                 if untitled:
                     conversation.title = first_words(asked.content)
@@ -127,6 +118,23 @@ def start_new_replies(
             interrupted=interrupted.get(start.conversation.pk, []),
         )
     return outcomes  # type: ignore[return-value]  # every slot is filled above
+
+
+def _streaming_reply(
+    question: Message, *, model: str, format: str | dict[str, Any] | None, version: int, now: datetime
+) -> Message:
+    """The empty reply to `question` (not saved yet), placed just after the question asked `now`."""
+    return Message(
+        conversation=question.conversation,
+        role=Message.Role.ASSISTANT,
+        model=model,
+        status=Message.Status.STREAMING,
+        format=format,
+        exchange=question.exchange,
+        version=version,
+        reply_to=question,
+        created_at=now + timedelta(microseconds=1),
+    )
 
 
 def _update_conversations(accepted: list[_Accepted], now: datetime) -> None:
@@ -213,17 +221,8 @@ def start_another_reply(
             )
         replaced = [str(pk) for pk in shown.exclude(pk=question.pk).values_list("pk", flat=True)]
         shown.exclude(pk=question.pk).update(active=False)
-        reply = Message.objects.create(
-            conversation=conversation,
-            role=Message.Role.ASSISTANT,
-            model=model,
-            status=Message.Status.STREAMING,
-            format=format,
-            exchange=exchange,
-            version=version,
-            reply_to=question,
-            created_at=now + timedelta(microseconds=1),
-        )
+        reply = _streaming_reply(question, model=model, format=format, version=version, now=now)
+        reply.save(force_insert=True)
         conversation.model = model
         conversation.title = conversation.title or first_words(question.content)
         conversation.save(update_fields=["model", "title", "updated_at"])

@@ -21,7 +21,6 @@ import pytest
 import websockets
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import connection
 
 from conversations import pulls
@@ -121,17 +120,22 @@ class Tab:
                     return frames
 
 
+async def connect(worker: Worker, user, path: str) -> Tab:
+    """A socket on `worker` at `path`, signed in as `user`, from the worker's own origin."""
+    cookie = await sync_to_async(session_cookie)(user)
+    socket = await websockets.connect(
+        f"ws://127.0.0.1:{worker.port}{path}",
+        additional_headers={"Cookie": f"sessionid={cookie}", "Origin": f"http://127.0.0.1:{worker.port}"},
+    )
+    return Tab(socket)
+
+
 @pytest.fixture
 async def open_tab():
     tabs: list[Tab] = []
 
     async def open_one(worker: Worker, user, conversation: Conversation) -> Tab:
-        cookie = await sync_to_async(session_cookie)(user)
-        socket = await websockets.connect(
-            f"ws://127.0.0.1:{worker.port}/ws/conversations/{conversation.pk}/",
-            additional_headers={"Cookie": f"sessionid={cookie}", "Origin": f"http://127.0.0.1:{worker.port}"},
-        )
-        tab = Tab(socket)
+        tab = await connect(worker, user, f"/ws/conversations/{conversation.pk}/")
         tabs.append(tab)
         await tab.send(type="sync", after=None)
         await tab.until("history")
@@ -267,22 +271,12 @@ async def test_a_restarted_worker_marks_replies_left_streaming_as_interrupted(
 
 
 @pytest.fixture
-def admin(db):
-    return get_user_model().objects.create_user("admin", password="admin-password", is_staff=True)
-
-
-@pytest.fixture
 async def open_models_page():
     tabs: list[Tab] = []
 
     async def open_one(worker: Worker, user) -> tuple[Tab, list[dict]]:
         """A Models page socket on `worker`, and the pulls it was sent on connecting."""
-        cookie = await sync_to_async(session_cookie)(user)
-        socket = await websockets.connect(
-            f"ws://127.0.0.1:{worker.port}/ws/models/",
-            additional_headers={"Cookie": f"sessionid={cookie}", "Origin": f"http://127.0.0.1:{worker.port}"},
-        )
-        tab = Tab(socket)
+        tab = await connect(worker, user, "/ws/models/")
         tabs.append(tab)
         [first] = await tab.until("pulls")
         return tab, first["pulls"]
