@@ -17,8 +17,8 @@ PAGE_SIZE = 100
 ORDER = ("-pinned", "-updated_at", "-id")
 
 # A cursor is the position of the last conversation of a page: "<pinned 0|1>.<updated_at
-# in microseconds since 1970, UTC>.<id>". The chat template writes the same for the
-# page it renders (templates/conversations/chat.html, data-next).
+# in microseconds since 1970, UTC>.<id>". The chat page carries the one after its
+# first page (views._chat_page, data-next in templates/conversations/chat.html).
 CURSOR = re.compile(r"([01])\.(\d{1,17})\.([0-9a-fA-F-]{32,36})")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -75,7 +75,7 @@ def _after(position: Position) -> Q:
     return (later | Q(pinned=False)) if position.pinned else later
 
 
-def find(
+def _find(
     *, owner_id: int, query: str = "", after: Position | None = None, limit: int = PAGE_SIZE
 ) -> QuerySet[Conversation]:
     """The owner's conversations, pinned first then newest; `query` matches titles and message text."""
@@ -90,8 +90,8 @@ def find(
 
 
 def page(*, owner_id: int, query: str = "", after: Position | None = None, size: int = PAGE_SIZE) -> Page:
-    """One page of `find`, in one query, with the cursor of the next page if there is one."""
-    found = list(find(owner_id=owner_id, query=query, after=after, limit=size + 1))
+    """One page of `_find`, in one query, with the cursor of the next page if there is one."""
+    found = list(_find(owner_id=owner_id, query=query, after=after, limit=size + 1))
     shown = found[:size]
     return Page(conversations=shown, next=cursor(shown[-1]) if len(found) > size else None)
 
