@@ -1,0 +1,101 @@
+"""JSON from outside (socket frames, request bodies, imports): parsed with limits, and
+refused when it holds what the database cannot store.
+
+Python's json module accepts NaN and Infinity, reads 1e400 as infinity, keeps
+lone surrogates (``"\\ud800"``) and NUL characters, and raises RecursionError on
+deeply nested input. None of these can be stored everywhere (PostgreSQL refuses
+NUL, UTF-8 has no lone surrogates, JSON has no NaN), so they are refused here,
+before anything is saved, with a message that names where they are.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+# Deeper than any legitimate frame, body or export (schemas stop at 100 levels).
+MAX_DEPTH = 128
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class Unacceptable(ValueError):
+    """Input that is not JSON, or holds something that cannot be stored; `message` says what and where."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _no_constants(name: str) -> Any:
+    raise Unacceptable(f"holds {name}, which is not a number JSON allows.")
+
+
+def loads(raw: str | bytes, *, what: str = "The body") -> Any:
+    """Parse `raw` as strict JSON, then check it with `problem()`; raise Unacceptable if anything is wrong."""
+    try:
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8")
+        data = json.loads(raw, parse_constant=_no_constants)
+    except Unacceptable as exc:
+        raise Unacceptable(f"{what} {exc.message}") from None
+    except RecursionError:
+        raise Unacceptable(f"{what} is nested too deeply (the limit is {MAX_DEPTH} levels).") from None
+    except UnicodeDecodeError:
+        raise Unacceptable(f"{what} is not UTF-8 text.") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
+        raise Unacceptable(f"{what} is not valid JSON ({_reason(exc)}).") from None
+    found = problem(data)
+    if found:
+        raise Unacceptable(f"{what} {found}")
+    return data
+
+
+def _reason(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg.lower()} at line {exc.lineno}, column {exc.colno}"
+    return "a number has too many digits"
+
+
+def text_problem(text: str) -> str | None:
+    """Why a string cannot be stored, or None."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    if not text.isascii() and _SURROGATE.search(text):
+        return "contains a lone surrogate (text that is not valid Unicode)"
+    return None
+
+
+def problem(data: Any, *, max_depth: int = MAX_DEPTH) -> str | None:
+    """What makes parsed JSON unstorable, as the end of a sentence ("holds ... at $.a[2]"), or None.
+
+    Walks the data without recursion, so any depth is safe to ask about.
+    """
+    pending: list[tuple[Any, str, int]] = [(data, "$", 1)]
+    while pending:
+        value, path, depth = pending.pop()
+        if isinstance(value, str):
+            found = text_problem(value)
+            if found:
+                return f"{found} at {path}."
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return f"holds a number out of range ({value}) at {path}."
+        elif isinstance(value, dict | list):
+            if depth > max_depth:
+                return f"is nested too deeply (the limit is {max_depth} levels)."
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    found = text_problem(key) if isinstance(key, str) else None
+                    if found:
+                        return f"{found} in a key at {path}."
+                    pending.append((item, f"{path}.{_shown(key)}", depth + 1))
+            else:
+                pending.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value))
+    return None
+
+
+def _shown(key: Any) -> str:
+    text = str(key)
+    return text if len(text) <= 40 else text[:40] + "…"
