@@ -32,6 +32,17 @@ OLLAMA_CONNECT_TIMEOUT = env_float("OLLAMA_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 OLLAMA_READ_TIMEOUT = env_float("OLLAMA_READ_TIMEOUT", 600.0, minimum=0.1)
 
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 100_000, minimum=1)
+# The largest socket frame a tab may send: the longest message as JSON text (up
+# to 12 bytes a character when a client escapes it, as \ud83d\ude00 for one
+# emoji) with a schema and the rest of the frame. The server (chatsite/serve.py)
+# accepts a little more, so a frame just over this gets the app's own error
+# frame instead of a dropped connection.
+MAX_FRAME_BYTES = max(1024 * 1024, 12 * MAX_MESSAGE_CHARS + 128 * 1024)
+TRANSPORT_FRAME_BYTES = MAX_FRAME_BYTES + 64 * 1024
+# Request bodies larger than this are refused with 413 before they are read
+# (uploads and imports have limits of their own; see chatsite/serve.py).
+MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024)
+MAX_IMPORT_BYTES = env_int("MAX_IMPORT_BYTES", 50 * 1024 * 1024, minimum=1024)
 MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 10 * 1024 * 1024, minimum=1)
 MAX_IMAGES_PER_MESSAGE = env_int("MAX_IMAGES_PER_MESSAGE", 4, minimum=1)
 # Images larger than this (longest side, in pixels) are sent downscaled; the original is kept.
@@ -120,16 +131,17 @@ DATABASES = {"default": _database(env_str("DATABASE_URL", f"sqlite:///{DATA_DIR 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
+# The default capacity (100 events a channel) drops frames silently when a tab
+# falls behind during a burst of replies; a reply's frames are small. On Redis
+# every channel of a worker shares one list, so the limit is per worker there.
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 2000},
         }
     }
 else:
-    # The default capacity (100 events a channel) drops frames silently when a
-    # tab falls behind during a burst of replies; a reply's frames are small.
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "chatsite.layers.ThrottledInMemoryChannelLayer", "CONFIG": {"capacity": 2000}}
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -10,29 +9,23 @@ from channels.db import database_sync_to_async
 
 from conversations import events, generation, liveness, replies, timeline
 from conversations.protocol import (
-    MAX_FRAME_BYTES,
-    FrameError,
-    error_frame,
     parse_chat_frame,
     parse_message_id,
     parse_regenerate_frame,
     parse_sync_frame,
 )
-from conversations.socket_base import JsonSocket
+from conversations.socket_base import FrameError, JsonSocket, error_frame
 
 
 class ChatConsumer(JsonSocket):
     conversation_id: uuid.UUID
     group: str | None = None
+    refusals = (FrameError, replies.ReplyRefused)
 
     async def connect(self) -> None:
-        user = self.scope["user"]
-        # A custom close code only reaches the browser after the handshake is
-        # accepted; closing before accept() would be a bare HTTP 403.
-        if not user.is_authenticated:
-            await self.accept()
-            await self.close(code=4401)
+        if not await self.admit_user():
             return
+        user = self.scope["user"]
         self.conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
         owned = await database_sync_to_async(replies.owns_conversation)(
             conversation_id=self.conversation_id, user_id=user.pk
@@ -44,32 +37,12 @@ class ChatConsumer(JsonSocket):
         self.group = events.conversation_group(self.conversation_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        self.admitted = True
 
     async def disconnect(self, code: int) -> None:
+        await super().disconnect(code)
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not self.group:
-            return
-        if text_data is None:
-            await self.send_json(error_frame("bad_frame", "Frames must be JSON text."))
-            return
-        if len(text_data) > MAX_FRAME_BYTES:
-            await self.send_json(error_frame("bad_frame", "That frame is too large."))
-            return
-        try:
-            content = json.loads(text_data)
-        except ValueError:
-            await self.send_json(error_frame("bad_frame", "Frames must be valid JSON."))
-            return
-        if not isinstance(content, dict):
-            await self.send_json(error_frame("bad_frame", "Frames must be JSON objects."))
-            return
-        try:
-            await self.receive_json(content)
-        except (FrameError, replies.ReplyRefused) as exc:
-            await self.send_json(error_frame(exc.code, exc.message))
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
         match content.get("type"):
@@ -118,10 +91,10 @@ class ChatConsumer(JsonSocket):
 
     async def sync(self, after: str | None) -> None:
         await liveness.interrupt_dead(self.conversation_id)
-        messages, reset = await database_sync_to_async(timeline.messages_after)(
+        messages, reset, has_more = await database_sync_to_async(timeline.messages_after)(
             conversation_id=self.conversation_id, after=after
         )
-        await self.send_json({"type": "history", "messages": messages, "reset": reset})
+        await self.send_json({"type": "history", "messages": messages, "reset": reset, "has_more": has_more})
         if any(message["status"] == "streaming" for message in messages):
             await events.request_snapshot(self.conversation_id, self.channel_name)
 
@@ -143,7 +116,9 @@ class ChatConsumer(JsonSocket):
         )
 
     async def conversation_history(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "history", "messages": event["messages"], "reset": True})
+        await self.send_json(
+            {"type": "history", "messages": event["messages"], "reset": True, "has_more": event["has_more"]}
+        )
 
     async def conversation_deleted(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "deleted"})

@@ -9,6 +9,7 @@ Only this module sends reply events to groups.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -214,11 +215,7 @@ class Generation:
             self.received.set()
             self._end_pause()
             await asyncio.shield(publisher)
-            # The listener is told to stop rather than cancelled: cancelling a
-            # receive on channels-redis can drop a message it already took off
-            # Redis for another channel of this process (a socket's frame).
-            await self.layer.send(control, {"type": "reply.finished"})
-            await listener
+            await self._end_listener(listener, control)
             message = await database_sync_to_async(replies.finish_reply)(
                 message_id=self.reply_id,
                 content="".join(self.content + self.pending_content),
@@ -237,6 +234,19 @@ class Generation:
                 del running[self.conversation_id]
             await self.layer.group_discard(events.control_group(self.conversation_id), control)
         await self._announce(message, status, error)
+
+    async def _end_listener(self, listener: asyncio.Task[None], control: str) -> None:
+        """The listener is told to stop rather than cancelled: cancelling a receive on
+        channels-redis can drop a message it already took off Redis for another
+        channel of this process (a socket's frame). If even telling it fails (the
+        layer is full), cancelling is the lesser harm: the reply must be saved."""
+        try:
+            await self.layer.send(control, {"type": "reply.finished"})
+        except Exception:
+            logger.warning("Could not tell the listener of reply %s to stop; cancelling it", self.reply_id)
+            listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
 
     def interrupt(self) -> None:
         """The process is stopping: end the reading now; run() saves the reply as interrupted."""

@@ -21,11 +21,13 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Unacceptable(ValueError):
-    """Input that is not JSON, or holds something that cannot be stored; `message` says what and where."""
+    """Input that is not JSON (`malformed`), or holds something that cannot be stored;
+    `message` says what and where."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, malformed: bool = False) -> None:
         super().__init__(message)
         self.message = message
+        self.malformed = malformed
 
 
 def _no_constants(name: str) -> Any:
@@ -43,9 +45,9 @@ def loads(raw: str | bytes, *, what: str = "The body") -> Any:
     except RecursionError:
         raise Unacceptable(f"{what} is nested too deeply (the limit is {MAX_DEPTH} levels).") from None
     except UnicodeDecodeError:
-        raise Unacceptable(f"{what} is not UTF-8 text.") from None
+        raise Unacceptable(f"{what} is not UTF-8 text.", malformed=True) from None
     except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
-        raise Unacceptable(f"{what} is not valid JSON ({_reason(exc)}).") from None
+        raise Unacceptable(f"{what} is not valid JSON ({_reason(exc)}).", malformed=True) from None
     found = problem(data)
     if found:
         raise Unacceptable(f"{what} {found}")
@@ -65,6 +67,15 @@ def text_problem(text: str) -> str | None:
     if not text.isascii() and _SURROGATE.search(text):
         return "contains a lone surrogate (text that is not valid Unicode)"
     return None
+
+
+def storable(text: str) -> str:
+    """Text from elsewhere (a model's reply) made storable: NUL and lone surrogates become U+FFFD."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text.isascii() and _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def problem(data: Any, *, max_depth: int = MAX_DEPTH) -> str | None:

@@ -13,9 +13,9 @@ from conversations.images import image_data
 from conversations.markdown import render_markdown
 from conversations.models import Image, Message
 from conversations.schema_form import render_form
+from conversations.socket_base import FrameError
 from conversations.structured import SchemaRejected, check_format
 
-MAX_FRAME_BYTES = 1024 * 1024
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,199}$")
 
 
@@ -37,20 +37,6 @@ class MessageData(TypedDict):
     version: int
     versions: int
     version_ids: list[str]
-
-
-class FrameError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def error_frame(code: str, message: str, message_id: str | None = None) -> dict[str, Any]:
-    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
-    if message_id:
-        frame["message_id"] = message_id
-    return frame
 
 
 def message_data(

@@ -152,6 +152,32 @@ async def test_it_rejects_binary_and_oversized_frames(ollama, alice, conversatio
     socket = await open_socket(alice, conversation.pk)
     await socket.send_to(bytes_data=b"\x00\x01")
     assert (await socket.receive_json_from(timeout=5))["code"] == "bad_frame"
-    await socket.send_to(text_data='{"type": "chat", "content": "' + "x" * (1024 * 1024) + '"}')
+    await socket.send_to(text_data='{"type": "chat", "content": "' + "x" * (2 * 1024 * 1024) + '"}')
     assert (await socket.receive_json_from(timeout=5))["code"] == "bad_frame"
     await socket.disconnect()
+
+
+async def test_frame_size_is_counted_in_bytes(ollama, settings, alice, conversation):
+    settings.MAX_FRAME_BYTES = 1000
+    socket = await open_socket(alice, conversation.pk)
+    # 600 characters, but 1,200 bytes of UTF-8.
+    await send(socket, type="chat", content="é" * 600)
+    refused = await socket.receive_json_from(timeout=5)
+
+    assert refused["code"] == "bad_frame"
+    assert "bytes; the limit is 1,000" in refused["message"]
+    assert not await Message.objects.filter(conversation=conversation).aexists()
+    await send(socket, type="ping")
+    assert await socket.receive_json_from(timeout=5) == {"type": "pong"}
+    await socket.disconnect()
+
+
+def test_the_transport_takes_the_longest_message_and_a_little_more(settings):
+    """The longest message, escaped as a client may escape it, fits in a frame the app admits,
+    and the server's limit is above the app's, so an oversized frame gets the app's error."""
+    import json
+
+    longest = json.dumps(
+        {"type": "chat", "content": "😀" * settings.MAX_MESSAGE_CHARS, "client_id": "x" * 64}
+    )
+    assert len(longest.encode()) <= settings.MAX_FRAME_BYTES < settings.TRANSPORT_FRAME_BYTES

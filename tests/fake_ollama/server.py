@@ -22,6 +22,8 @@ def _words(text: str) -> list[str]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # As Go's listener (SOMAXCONN): many replies may open their connections at once.
+    request_queue_size = 4096
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is no news
