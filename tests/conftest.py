@@ -151,20 +151,28 @@ def closed_port_url() -> str:
         return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-async def open_socket(
-    user, conversation_id, *, origin: str = "http://testserver", connected: bool = True
+async def open_path(
+    user, path: str, *, origin: str = "http://testserver", host: str = "testserver", connected: bool = True
 ) -> WebsocketCommunicator:
+    """A socket on `path` through the real ASGI application, signed in as `user` (None: anonymous)."""
     from chatsite.asgi import application
 
-    headers = [(b"origin", origin.encode())]
+    headers = [(b"origin", origin.encode()), (b"host", host.encode())]
     if user is not None:
         cookie = await sync_to_async(session_cookie)(user)
         headers.append((b"cookie", f"sessionid={cookie}".encode()))
-    socket = WebsocketCommunicator(application, f"/ws/conversations/{conversation_id}/", headers=headers)
+    socket = WebsocketCommunicator(application, path, headers=headers)
     ok, _ = await socket.connect(timeout=5)
     if connected:
         assert ok
+    socket.accepted = ok  # False: refused at the handshake (HTTP 403)
     return socket
+
+
+async def open_socket(
+    user, conversation_id, *, origin: str = "http://testserver", connected: bool = True
+) -> WebsocketCommunicator:
+    return await open_path(user, f"/ws/conversations/{conversation_id}/", origin=origin, connected=connected)
 
 
 async def receive_until(socket: WebsocketCommunicator, frame_type: str, timeout: float = 5.0) -> list[dict]:

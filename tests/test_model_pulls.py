@@ -6,29 +6,20 @@ import asyncio
 import json
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import AsyncClient
 
 from conversations import pulls
-from tests.conftest import receive_until, send, session_cookie
+from tests.conftest import open_path, receive_until, send
 
 
 @pytest.fixture
 async def models_socket():
     """Opens /ws/models/ sockets; afterwards closes them and ends every pull."""
-    from chatsite.asgi import application
-
     opened: list[WebsocketCommunicator] = []
 
     async def open_socket(user) -> WebsocketCommunicator:
-        headers = [(b"origin", b"http://testserver")]
-        if user is not None:
-            cookie = await sync_to_async(session_cookie)(user)
-            headers.append((b"cookie", f"sessionid={cookie}".encode()))
-        socket = WebsocketCommunicator(application, "/ws/models/", headers=headers)
-        ok, _ = await socket.connect(timeout=5)
-        assert ok
+        socket = await open_path(user, "/ws/models/")
         opened.append(socket)
         return socket
 

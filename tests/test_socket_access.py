@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import sync_to_async
 
-from tests.conftest import open_socket, receive_until, send
+from tests.conftest import open_path, open_socket, receive_until, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,18 +24,52 @@ async def test_a_missing_conversation_is_closed_with_4404(alice):
     assert await socket.receive_output(timeout=5) == {"type": "websocket.close", "code": 4404}
 
 
-async def test_a_foreign_origin_is_refused_at_the_handshake(alice, conversation):
-    from channels.testing import WebsocketCommunicator
+def both_sockets(conversation) -> list[str]:
+    return [f"/ws/conversations/{conversation.pk}/", "/ws/models/"]
 
-    from chatsite.asgi import application
-    from tests.conftest import session_cookie
 
-    cookie = await sync_to_async(session_cookie)(alice)
-    headers = [(b"origin", b"http://evil.example"), (b"cookie", f"sessionid={cookie}".encode())]
-    socket = WebsocketCommunicator(application, f"/ws/conversations/{conversation.pk}/", headers=headers)
-    accepted, _ = await socket.connect(timeout=5)
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("http://evil.example", "testserver"),
+        ("http://testserver:9999", "testserver"),  # another port of the same host
+        ("http://testserver", "testserver:8000"),
+        ("https://testserver", "testserver"),  # another scheme
+        ("null", "testserver"),  # sandboxed frames and file:// pages
+        ("", "testserver"),
+        ("http://testserver", "evil.example"),  # a Host the site does not answer to
+    ],
+)
+async def test_any_other_origin_is_refused_at_the_handshake(alice, conversation, origin, host):
+    for path in both_sockets(conversation):
+        socket = await open_path(alice, path, origin=origin, host=host, connected=False)
+        assert socket.accepted is False, path
 
-    assert accepted is False
+
+async def test_the_sites_own_origin_with_its_port_is_admitted(alice, conversation, settings):
+    settings.ALLOWED_HOSTS = ["chat.example.com"]
+    for path in both_sockets(conversation):
+        socket = await open_path(
+            alice, path, origin="http://chat.example.com:8000", host="chat.example.com:8000"
+        )
+        await socket.disconnect()
+
+
+async def test_a_trusted_proxy_origin_is_admitted(alice, conversation, settings):
+    """Behind a TLS proxy the app sees ws:// while the page is on https://: CSRF_TRUSTED_ORIGINS says so."""
+    settings.ALLOWED_HOSTS = ["chat.example.com", "team.example.org"]
+    settings.CSRF_TRUSTED_ORIGINS = ["https://chat.example.com", "https://*.example.org"]
+    for path in both_sockets(conversation):
+        for origin, host in [
+            ("https://chat.example.com", "chat.example.com"),
+            ("https://team.example.org", "team.example.org"),
+        ]:
+            socket = await open_path(alice, path, origin=origin, host=host)
+            await socket.disconnect()
+        refused = await open_path(
+            alice, path, origin="http://other.example.org", host="team.example.org", connected=False
+        )
+        assert refused.accepted is False
 
 
 async def test_bob_does_not_see_alices_reply(ollama, alice, bob, conversation):
