@@ -1,7 +1,7 @@
-"""daphne, with every database write statement logged (counted, not timed).
+"""The app's server, with every database write statement logged (counted, not timed).
 
-`python -m bench.counting <daphne arguments>` runs daphne exactly as
-`python -m daphne` does; with BENCH_WRITES_LOG set, each INSERT, UPDATE or
+`python -m bench.counting <daphne arguments>` serves the app exactly as
+`python -m chatsite.serve` does; with BENCH_WRITES_LOG set, each INSERT, UPDATE or
 DELETE the app runs appends "<time.monotonic()> <statement>" to that file, as
 tests/test_streaming_guarantees.py counts them. A handful of statements per
 reply means the cost is a few microseconds per reply.
@@ -10,6 +10,7 @@ reply means the cost is a few microseconds per reply.
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
@@ -40,9 +41,9 @@ def count_writes(path: str) -> None:
 def main() -> None:
     if os.environ.get("BENCH_WRITES_LOG"):
         count_writes(os.environ["BENCH_WRITES_LOG"])
-    from daphne.cli import CommandLineInterface
+    from chatsite import serve
 
-    CommandLineInterface.entrypoint()
+    serve.main(sys.argv[1:])
 
 
 if __name__ == "__main__":

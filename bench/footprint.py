@@ -26,7 +26,7 @@ async def _sockets(worker: Any, conversation_id: str, cookie: str, count: int) -
 
 def measure_footprint(site: Site, sizes: Any, seeded: dict[str, Any]) -> dict[str, Any]:
     fake = site.start_fake(tokens=20, delay=0.0)
-    # Plain daphne, nothing counted: the process a user runs.
+    # The plain server, nothing counted: the process a user runs.
     worker = site.start_worker(fake, "footprint", count_writes=False)
     try:
         start_seconds = worker.start_seconds

@@ -123,7 +123,7 @@ class Worker(Process):
         env = site.env(ollama.url)
         if count_writes:
             env["BENCH_WRITES_LOG"] = str(self.writes_log)
-        module = "bench.counting" if count_writes else "daphne"
+        module = "bench.counting" if count_writes else "chatsite.serve"
         for _attempt in range(3):  # the port may be taken between choosing and binding
             self.port = free_port()
             self.url = f"http://127.0.0.1:{self.port}"
@@ -135,7 +135,6 @@ class Worker(Process):
                 "127.0.0.1",
                 "-p",
                 str(self.port),
-                "chatsite.asgi:application",
             ]
             started = time.perf_counter()
             super().__init__(name, args, env, site.dir / f"{name}.log")

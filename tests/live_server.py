@@ -141,16 +141,7 @@ class LiveServer:
         """Start daphne on self.port; true once it answers, false if it exited first."""
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "chatsite.asgi:application",
-                ],
+                [sys.executable, "-m", "chatsite.serve", "-b", "127.0.0.1", "-p", str(self.port)],
                 cwd=REPO,
                 env=self.env,
                 stdout=log,
@@ -191,3 +182,23 @@ class LiveServer:
     def manage(self, *args: str) -> None:
         """Run a manage.py command against this server's database."""
         manage(self.env, *args)
+
+
+PASSWORD = "a-Long-pass-123"
+
+
+def signed_in(server: LiveServer, username: str = "alice") -> httpx.Client:
+    """A client whose session is the first account, made on the first-run page (close it after)."""
+    client = httpx.Client(base_url=server.url, timeout=10)
+    client.get("/setup/")
+    response = client.post(
+        "/setup/",
+        data={
+            "username": username,
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+            "csrfmiddlewaretoken": client.cookies["csrftoken"],
+        },
+    )
+    assert response.status_code == 302, response.text
+    return client

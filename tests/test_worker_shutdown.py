@@ -15,28 +15,9 @@ import httpx
 import pytest
 import websockets
 
-from tests.live_server import POSTGRES_URL, LiveServer
+from tests.live_server import POSTGRES_URL, LiveServer, signed_in
 
 pytestmark = pytest.mark.skipif(bool(POSTGRES_URL), reason="reads the live server's SQLite file")
-
-PASSWORD = "a-Long-pass-123"
-
-
-def signed_in(server: LiveServer) -> httpx.Client:
-    """A client whose session is the first account, made on the first-run page (close it after)."""
-    client = httpx.Client(base_url=server.url, timeout=10)
-    client.get("/setup/")
-    response = client.post(
-        "/setup/",
-        data={
-            "username": "alice",
-            "password1": PASSWORD,
-            "password2": PASSWORD,
-            "csrfmiddlewaretoken": client.cookies["csrftoken"],
-        },
-    )
-    assert response.status_code == 302, response.text
-    return client
 
 
 def stop(server: LiveServer) -> tuple[int, float]:
