@@ -42,9 +42,12 @@ async def request_snapshot(conversation_id: uuid.UUID, reply_channel: str) -> No
 
 async def publish_history(conversation_id: uuid.UUID) -> None:
     """Tell every tab to show the conversation afresh (after a version switch)."""
-    messages, _ = await database_sync_to_async(timeline.recent_messages)(conversation_id=conversation_id)
+    messages, has_more = await database_sync_to_async(timeline.recent_messages)(
+        conversation_id=conversation_id
+    )
     await get_channel_layer().group_send(
-        conversation_group(conversation_id), {"type": "conversation.history", "messages": messages}
+        conversation_group(conversation_id),
+        {"type": "conversation.history", "messages": messages, "has_more": has_more},
     )
 
 

@@ -11,6 +11,29 @@ from conversations.models import Message
 from conversations.protocol import MessageData, message_data, reply_versions
 
 PAGE_SIZE = 50
+# A page of messages is also cut by size: a page of long replies (with their
+# highlighted HTML) would otherwise make a frame or page of tens of megabytes.
+# A page holds at least one message, however large.
+PAGE_BYTES = 1024 * 1024
+
+
+def size_of(message: MessageData) -> int:
+    """About how many bytes a message takes in a frame: its texts, as UTF-8."""
+    return sum(
+        len(text.encode("utf-8", "surrogatepass"))
+        for text in (message["content"], message["thinking"], message["html"], message["structured_html"])
+    )
+
+
+def _fit(newest_first: list[MessageData]) -> tuple[list[MessageData], bool]:
+    """The newest messages that fit in PAGE_BYTES (at least one), oldest first; and whether any were left out."""
+    kept, total = [], 0
+    for message in newest_first:
+        total += size_of(message)
+        if kept and total > PAGE_BYTES:
+            break
+        kept.append(message)
+    return kept[::-1], len(kept) < len(newest_first)
 
 
 def serialize(messages: list[Message]) -> list[MessageData]:
@@ -44,11 +67,13 @@ def _after(anchor: dict[str, Any]) -> Q:
 
 def messages_after(
     *, conversation_id: uuid.UUID, after: str | None, limit: int = PAGE_SIZE
-) -> tuple[list[MessageData], bool]:
+) -> tuple[list[MessageData], bool, bool]:
     """Messages a (re)connecting tab is missing: those after `after`, oldest first.
 
-    Returns (messages, reset): reset is true when `after` is unknown or no longer
-    shown, and the list is then the most recent `limit` messages.
+    Returns (messages, reset, has_more): reset is true when `after` is unknown or
+    no longer shown, or when more is missing than one page holds (by count or by
+    size); the list is then the most recent page, and has_more says whether older
+    messages are left to load.
     """
     anchor = None
     if after:
@@ -56,16 +81,20 @@ def messages_after(
             anchor = _shown(conversation_id).filter(pk=uuid.UUID(after)).values("created_at", "id").first()
         except ValueError:
             anchor = None
-    if anchor is None:
-        return recent_messages(conversation_id=conversation_id, limit=limit)[0], True
-    newer = _shown(conversation_id).filter(_after(anchor)).order_by("created_at", "id")
-    return serialize(list(newer)), False
+    if anchor is not None:
+        newer = list(_shown(conversation_id).filter(_after(anchor)).order_by("created_at", "id")[: limit + 1])
+        missing = serialize(newer)
+        if len(newer) <= limit and sum(map(size_of, missing)) <= PAGE_BYTES:
+            return missing, False, False
+    latest, has_more = recent_messages(conversation_id=conversation_id, limit=limit)
+    return latest, True, has_more
 
 
 def recent_messages(
     *, conversation_id: uuid.UUID, before: str | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[MessageData], bool]:
-    """The latest `limit` messages (before a given one, for scrolling up), oldest first.
+    """The latest `limit` messages (before a given one, for scrolling up), oldest first,
+    as many as fit in PAGE_BYTES.
 
     Returns (messages, has_more).
     """
@@ -76,4 +105,5 @@ def recent_messages(
             return [], False
         shown = shown.filter(_before(anchor))
     page = list(shown.order_by("-created_at", "-id")[: limit + 1])
-    return serialize(page[:limit][::-1]), len(page) > limit
+    fitting, cut = _fit(serialize(page[:limit]))
+    return fitting, cut or len(page) > limit

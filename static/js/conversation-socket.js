@@ -51,7 +51,7 @@ export function conversationSocket({
     const focusFree = !focus || focus === document.body || list.contains(focus);
     if (frame.reset) {
       messages.clear();
-      earlier.afterReset((frame.messages || []).length);
+      earlier.afterReset(!!frame.has_more);
     }
     for (const msg of frame.messages || []) {
       // A streaming reply already on screen is refreshed by the snapshot that follows.

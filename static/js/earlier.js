@@ -4,7 +4,6 @@
 import { request } from "./ui.js";
 
 const NEAR_TOP_PX = 300;
-const PAGE_SIZE = 50;
 
 export class EarlierMessages {
   // render(msg) -> article; the list holds articles with data-id, oldest first.
@@ -30,9 +29,9 @@ export class EarlierMessages {
     this.row.hidden = true;
   }
 
-  // After the server replaced the list with its latest page: there may be more above.
-  afterReset(count) {
-    this.reset(this.url, count >= PAGE_SIZE);
+  // After the server replaced the list with its latest page, saying whether there is more above.
+  afterReset(hasMore) {
+    this.reset(this.url, hasMore);
   }
 
   check() {

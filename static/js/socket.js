@@ -25,6 +25,9 @@ export function connect(path, handlers) {
     if (stopped) return;
     const sock = new WebSocket(socketUrl(path));
     ws = sock;
+    // A frame too large for one websocket message comes as "part" frames: their
+    // data, joined, is the frame's JSON text.
+    let parts = "";
     sock.onopen = () => {
       if (ws !== sock) return;
       ping = setInterval(() => send({ type: "ping" }), PING_MS);
@@ -36,7 +39,15 @@ export function connect(path, handlers) {
       let data;
       try {
         data = JSON.parse(event.data);
+        if (data && data.type === "part") {
+          parts += data.data;
+          if (!data.last) return;
+          const whole = parts;
+          parts = "";
+          data = JSON.parse(whole);
+        }
       } catch {
+        parts = "";
         return;
       }
       if (data && typeof data === "object") handlers.frame(data);
