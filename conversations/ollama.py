@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import httpx
 
+from conversations.json_input import storable
+
 ErrorKind = Literal["unreachable", "model_not_found", "upstream", "bad_stream", "timeout"]
 
 STATS_FIELDS = (
@@ -62,9 +64,11 @@ class ChatChunk:
         message = data.get("message") or {}
         done = bool(data.get("done"))
         stats = {key: data[key] for key in STATS_FIELDS if key in data} if done else {}
+        # A model's text may hold what no database stores (NUL) and no frame can
+        # carry (a lone surrogate from a bad escape): U+FFFD takes their place.
         return cls(
-            content=message.get("content") or "",
-            thinking=message.get("thinking") or "",
+            content=storable(message.get("content") or ""),
+            thinking=storable(message.get("thinking") or ""),
             done=done,
             stats=stats,
         )

@@ -82,3 +82,17 @@ async def test_an_unexpected_failure_handling_a_frame_is_an_error_frame_not_a_cl
     assert await socket.receive_json_from(timeout=5) == {"type": "pong"}
     assert len([r for r in caplog.records if r.exc_info]) == 1
     await socket.disconnect()
+
+
+async def test_a_reply_holding_nul_is_saved_with_replacement_characters(ollama, alice, conversation):
+    """What no database stores, from the model (Go escapes NUL as \\u0000), must not cost the reply."""
+    ollama.enqueue_chat("a\x00b ", "c\x00d", thinking=("t\x00",))
+    socket = await open_socket(alice, conversation.pk)
+    await send(socket, type="chat", content="hi")
+    done = (await receive_until(socket, "done"))[-1]["message"]
+
+    assert done["status"] == "complete"
+    assert done["content"] == "a\ufffdb c\ufffdd" and done["thinking"] == "t\ufffd"
+    saved = await Message.objects.aget(pk=done["id"])
+    assert saved.content == done["content"]
+    await socket.disconnect()
