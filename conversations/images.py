@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import warnings
@@ -57,7 +58,9 @@ def decode(data: bytes, name: str = "") -> Pillow.Image:
     if not data:
         raise ImageRejected(f"{label} is empty.")
     with warnings.catch_warnings():
-        # Past MAX_IMAGE_PIXELS Pillow only warns; a warning here is a refusal.
+        # Pillow warns about each damaged EXIF entry and skips it: nothing the user or
+        # the operator can act on. Past MAX_IMAGE_PIXELS it only warns too; that is a refusal.
+        warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("error", Pillow.DecompressionBombWarning)
         previous, Pillow.MAX_IMAGE_PIXELS = Pillow.MAX_IMAGE_PIXELS, settings.MAX_IMAGE_PIXELS
         try:
@@ -79,6 +82,24 @@ def decode(data: bytes, name: str = "") -> Pillow.Image:
         finally:
             Pillow.MAX_IMAGE_PIXELS = previous
     return image
+
+
+def turn_upright(image: Pillow.Image) -> bool:
+    """Turn the pixels the way the EXIF orientation says, in place; whether they moved.
+
+    Ollama ignores EXIF, so what it gets must be upright already. A damaged EXIF
+    block makes Pillow raise assorted errors (struct, syntax, type); the tag is then
+    ignored. Whether the pixels moved is read from the pixels themselves, so the
+    answer holds even when Pillow fails after turning them.
+    """
+    from PIL import ImageOps
+
+    pixels = image.im
+    # Hostile EXIF fails in many ways; whatever Pillow managed before failing stands.
+    with warnings.catch_warnings(), contextlib.suppress(Exception):
+        warnings.simplefilter("ignore", UserWarning)  # damaged entries, as in decode()
+        ImageOps.exif_transpose(image, in_place=True)
+    return image.im is not pixels
 
 
 def _encode(image: Pillow.Image, *, max_side: int, format: str) -> bytes:
@@ -107,9 +128,10 @@ def store_upload(*, owner_id: int, upload: UploadedFile) -> Image:
     data = upload.read(settings.MAX_IMAGE_BYTES + 1)
     image = decode(data, upload.name or "")
     content_type, readable = FORMATS[image.format]
+    turned = turn_upright(image)
     too_large = max(image.size) > settings.IMAGE_MAX_SIDE
     send_bytes = _encode(image, max_side=settings.IMAGE_MAX_SIDE, format="PNG") if (
-        too_large or not readable
+        turned or too_large or not readable
     ) else None  # fmt: skip
     thumbnail = _encode(image, max_side=THUMBNAIL_SIDE, format="WEBP")
     extension = image.format.lower().replace("jpeg", "jpg")
