@@ -13,6 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chatsite.origins import SameOriginOnly  # noqa: E402
 from conversations import shutdown  # noqa: E402
+from conversations.housekeeping import ensure_housekeeping  # noqa: E402
 from conversations.liveness import ensure_sweeper  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
 
@@ -26,10 +27,12 @@ router = ProtocolTypeRouter(
 
 async def application(scope, receive, send):
     # The first request of a process starts its sweeper, which marks replies
-    # left "streaming" by a worker that died as interrupted, and has the
-    # process save its own replies when it is told to stop.
+    # left "streaming" by a worker that died as interrupted, and its
+    # housekeeping (uploads never sent), and has the process save its own
+    # replies when it is told to stop.
     if scope["type"] in ("http", "websocket"):
         ensure_sweeper()
+        ensure_housekeeping()
         shutdown.prepare()
     await router(scope, receive, send)
 

@@ -45,6 +45,9 @@ MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024)
 MAX_IMPORT_BYTES = env_int("MAX_IMPORT_BYTES", 50 * 1024 * 1024, minimum=1024)
 MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 10 * 1024 * 1024, minimum=1)
 MAX_IMAGES_PER_MESSAGE = env_int("MAX_IMAGES_PER_MESSAGE", 4, minimum=1)
+# Uploads attached but not sent yet, per user: at most this many, and this many bytes in all.
+MAX_UNSENT_IMAGES = env_int("MAX_UNSENT_IMAGES", 20, minimum=1)
+MAX_UNSENT_IMAGE_BYTES = env_int("MAX_UNSENT_IMAGE_BYTES", 100 * 1024 * 1024, minimum=1)
 # Images larger than this (longest side, in pixels) are sent downscaled; the original is kept.
 IMAGE_MAX_SIDE = env_int("IMAGE_MAX_SIDE", 2048, minimum=64)
 # Decoding more pixels than this is refused (decompression bombs).

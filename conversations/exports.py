@@ -219,9 +219,9 @@ def import_json(*, owner_id: int, raw: bytes) -> Conversation:
                 message = Message.objects.create(conversation=conversation, reply_to=reply_to, **fields)
                 created[str(entry.get("id"))] = message
                 for picture in pictures:
-                    image = image_files.store_upload(owner_id=owner_id, upload=picture)
-                    written.append(image)
-                    Image.objects.filter(pk=image.pk).update(message=message)
+                    written.append(
+                        image_files.store_upload(owner_id=owner_id, upload=picture, message=message)
+                    )
     except BaseException:
         for image in written:
             image_files.delete_files(image)

@@ -1,23 +1,26 @@
-"""Uploaded images: checked by decoding them, stored, and encoded for Ollama."""
+"""Image uploads: checked by decoding, turned upright, kept within a quota of unsent ones, encoded for Ollama."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
-from conversations.models import Image
+from conversations.models import Image, Message
 
 if TYPE_CHECKING:
     from PIL import Image as Pillow
@@ -30,9 +33,21 @@ FORMATS = {
     "GIF": ("image/gif", False),
 }
 THUMBNAIL_SIDE = 320
+# An upload not sent within a day was forgotten in a composer.
+UNSENT_LIFETIME = timedelta(days=1)
+# Rows deleted per transaction by a sweep, so that it never holds locks for long.
+SWEEP_BATCH = 200
 
 
 class ImageRejected(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class QuotaFull(Exception):
+    """One more upload would pass the owner's cap on uploads not sent yet."""
+
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
@@ -57,7 +72,9 @@ def decode(data: bytes, name: str = "") -> Pillow.Image:
     if not data:
         raise ImageRejected(f"{label} is empty.")
     with warnings.catch_warnings():
-        # Past MAX_IMAGE_PIXELS Pillow only warns; a warning here is a refusal.
+        # Pillow warns about each damaged EXIF entry and skips it: nothing the user or
+        # the operator can act on. Past MAX_IMAGE_PIXELS it only warns too; that is a refusal.
+        warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("error", Pillow.DecompressionBombWarning)
         previous, Pillow.MAX_IMAGE_PIXELS = Pillow.MAX_IMAGE_PIXELS, settings.MAX_IMAGE_PIXELS
         try:
@@ -81,6 +98,24 @@ def decode(data: bytes, name: str = "") -> Pillow.Image:
     return image
 
 
+def turn_upright(image: Pillow.Image) -> bool:
+    """Turn the pixels the way the EXIF orientation says, in place; whether they moved.
+
+    Ollama ignores EXIF, so what it gets must be upright already. A damaged EXIF
+    block makes Pillow raise assorted errors (struct, syntax, type); the tag is then
+    ignored. Whether the pixels moved is read from the pixels themselves, so the
+    answer holds even when Pillow fails after turning them.
+    """
+    from PIL import ImageOps
+
+    pixels = image.im
+    # Hostile EXIF fails in many ways; whatever Pillow managed before failing stands.
+    with warnings.catch_warnings(), contextlib.suppress(Exception):
+        warnings.simplefilter("ignore", UserWarning)  # damaged entries, as in decode()
+        ImageOps.exif_transpose(image, in_place=True)
+    return image.im is not pixels
+
+
 def _encode(image: Pillow.Image, *, max_side: int, format: str) -> bytes:
     copy = image.copy()
     copy.thumbnail((max_side, max_side))
@@ -93,29 +128,43 @@ def _encode(image: Pillow.Image, *, max_side: int, format: str) -> bytes:
     return buffer.getvalue()
 
 
-def store_upload(*, owner_id: int, upload: UploadedFile) -> Image:
+def store_upload(*, owner_id: int, upload: UploadedFile, message: Message | None = None) -> Image:
     """Check an upload by decoding it, then save the files and the row together.
+
+    Without a message the upload waits in the composer: the owner's stale unsent
+    uploads are cleared first, and it must fit the owner's quota of unsent uploads
+    (QuotaFull otherwise). The quota is checked again, with the owner
+    locked, in the transaction that saves the row, so two uploads at once cannot
+    both slip past it.
 
     Everything is decoded and prepared in memory first; if saving fails half-way,
     the files already written are removed, so nothing is left behind.
     """
+    unsent = message is None
+    name = upload.name or ""
     if upload.size is not None and upload.size > settings.MAX_IMAGE_BYTES:
         raise ImageRejected(
             f"“{upload.name}” is {_megabytes(upload.size)}; images may be at most "
             f"{_megabytes(settings.MAX_IMAGE_BYTES)}."
         )
+    if unsent:
+        remove_stale_unsent(now=timezone.now(), owner_id=owner_id)
+        # Before decoding, which is the costly part; the check that counts comes below.
+        check_unsent_room(owner_id=owner_id, name=name, byte_size=upload.size or 0)
     data = upload.read(settings.MAX_IMAGE_BYTES + 1)
-    image = decode(data, upload.name or "")
+    image = decode(data, name)
     content_type, readable = FORMATS[image.format]
+    turned = turn_upright(image)
     too_large = max(image.size) > settings.IMAGE_MAX_SIDE
     send_bytes = _encode(image, max_side=settings.IMAGE_MAX_SIDE, format="PNG") if (
-        too_large or not readable
+        turned or too_large or not readable
     ) else None  # fmt: skip
     thumbnail = _encode(image, max_side=THUMBNAIL_SIDE, format="WEBP")
     extension = image.format.lower().replace("jpeg", "jpg")
 
     record = Image(
         owner_id=owner_id,
+        message=message,
         content_type=content_type,
         byte_size=len(data),
         width=image.width,
@@ -132,6 +181,9 @@ def store_upload(*, owner_id: int, upload: UploadedFile) -> Image:
         record.thumbnail.save("thumbnail.webp", ContentFile(thumbnail), save=False)
         written.append(record.thumbnail)
         with transaction.atomic():
+            if unsent:
+                _lock_owner(owner_id=owner_id)
+                check_unsent_room(owner_id=owner_id, name=name, byte_size=len(data))
             record.save()
     except BaseException:
         for field in written:
@@ -140,13 +192,59 @@ def store_upload(*, owner_id: int, upload: UploadedFile) -> Image:
     return record
 
 
-def forget_unsent(*, owner_id: int, older_than: timedelta = timedelta(days=1)) -> None:
-    """Remove uploads that were attached in the composer but never sent."""
-    stale = Image.objects.filter(
-        owner_id=owner_id, message__isnull=True, created_at__lt=timezone.now() - older_than
+def _lock_owner(*, owner_id: int) -> None:
+    """Make the owner's uploads wait for each other until the transaction ends.
+
+    On PostgreSQL the user's row is locked (FOR NO KEY UPDATE, so rows that merely
+    refer to the user are not held up); SQLite's IMMEDIATE transactions already
+    let one writer in at a time.
+    """
+    list(get_user_model().objects.select_for_update(no_key=True).filter(pk=owner_id).values_list("pk"))
+
+
+def check_unsent_room(*, owner_id: int, name: str, byte_size: int) -> None:
+    """Raise QuotaFull unless one more upload of `byte_size` fits the owner's caps."""
+    totals = Image.objects.filter(owner_id=owner_id, message__isnull=True).aggregate(
+        count=Count("pk"), bytes=Sum("byte_size")
     )
-    for image in stale:
-        image.delete()
+    count, used = totals["count"], totals["bytes"] or 0
+    if count >= settings.MAX_UNSENT_IMAGES:
+        raise QuotaFull(
+            f"You already have {count} image{'' if count == 1 else 's'} attached but not sent, "
+            "the most allowed. Sending or removing attached images makes room for more."
+        )
+    if used + byte_size > settings.MAX_UNSENT_IMAGE_BYTES:
+        label = f"“{name}”" if name else "This image"
+        raise QuotaFull(
+            f"{label} ({_megabytes(byte_size)}) does not fit: images attached but not sent may take "
+            f"{_megabytes(settings.MAX_UNSENT_IMAGE_BYTES)} in all, and yours take {_megabytes(used)}. "
+            "Sending or removing attached images makes room for more."
+        )
+
+
+def remove_stale_unsent(*, now: datetime, owner_id: int | None = None) -> int:
+    """Delete uploads never sent that are older than UNSENT_LIFETIME, rows and files; how many.
+
+    Rows are locked and checked again as unsent, so an image that a message takes
+    at this moment is either kept (sent) or gone before the message can take it.
+    Rows another sweep holds are skipped.
+    """
+    stale = Image.objects.filter(message__isnull=True, created_at__lt=now - UNSENT_LIFETIME)
+    if owner_id is not None:
+        stale = stale.filter(owner_id=owner_id)
+    removed = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                stale.select_for_update(skip_locked=True)
+                .order_by("created_at")
+                .values_list("pk", flat=True)[:SWEEP_BATCH]
+            )
+            if not batch:
+                return removed
+            # One DELETE for the batch; the post_delete signal removes each image's files.
+            Image.objects.filter(pk__in=batch).delete()
+        removed += len(batch)
 
 
 def delete_files(image: Image) -> None:

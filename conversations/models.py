@@ -130,7 +130,8 @@ class Image(models.Model):
         Message, on_delete=models.CASCADE, related_name="images", null=True, blank=True
     )
     file = models.FileField(upload_to=image_path)
-    # What Ollama gets when the original is too large or in a format it cannot read.
+    # What Ollama gets when the original is too large, in a format it cannot read, or
+    # turned by its EXIF orientation (Ollama ignores EXIF, so it gets an upright copy).
     send_file = models.FileField(upload_to=image_path, blank=True)
     thumbnail = models.FileField(upload_to=image_path)
     content_type = models.CharField(max_length=32)

@@ -154,11 +154,9 @@ def _unsent_images(
 ) -> list[list[Image] | None]:
     """Each question's images, in the order given; None where one is not its owner's unsent upload."""
     wanted = [image_id for question in questions for image_id in question.image_ids]
-    found = (
-        {image.pk: image for image in Image.objects.filter(pk__in=wanted, message__isnull=True)}
-        if wanted
-        else {}
-    )
+    # Locked, so that a sweep of stale uploads removing one now is waited for, not raced.
+    unsent = Image.objects.select_for_update().filter(pk__in=wanted, message__isnull=True)
+    found = {image.pk: image for image in unsent} if wanted else {}
     chosen: list[list[Image] | None] = []
     for question in questions:
         conversation = conversations.get(question.conversation_id)

@@ -158,11 +158,12 @@ def upload_image(request: HttpRequest) -> JsonResponse:
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"error": "Attach an image file."}, status=400)
-    images.forget_unsent(owner_id=request.user.pk)
     try:
         image = images.store_upload(owner_id=request.user.pk, upload=upload)
     except images.ImageRejected as exc:
         return JsonResponse({"error": exc.message}, status=400)
+    except images.QuotaFull as exc:  # room comes back when uploads are sent or removed
+        return JsonResponse({"error": exc.message}, status=429)
     return JsonResponse(images.image_data(image), status=201)
 
 
