@@ -10,16 +10,18 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.forms.fields import InvalidJSONInput
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from conversations import exports
+from conversations import exports, json_input
 from conversations.models import Conversation, Image, Message, Preferences, SavedSchema
 from conversations.options import InvalidSettings, clean_settings
 from conversations.protocol import structured_html
+from conversations.structured import SchemaRejected, check_format
 from conversations.views import image_file_response
 
 SETTINGS_FIELDS = ("model", "system_prompt", "options", "keep_alive")
@@ -109,12 +111,32 @@ def export_conversations(
     return response
 
 
-class ConversationForm(forms.ModelForm):
-    """The conversation's settings pass the same checks as in the chat's settings panel."""
+class StorableJSONField(forms.JSONField):
+    """JSON typed into the admin, parsed as strictly as JSON from anywhere else:
+    NaN, NUL, lone surrogates and deep nesting are form errors, not server errors."""
 
-    class Meta:
-        model = Conversation
-        fields = ["title", "title_source", "pinned", *SETTINGS_FIELDS]
+    def to_python(self, value: Any) -> Any:
+        if self.disabled or value in self.empty_values or not isinstance(value, str):
+            return super().to_python(value)
+        try:
+            return json_input.loads(value, what="This JSON")
+        except json_input.Unacceptable as exc:
+            raise forms.ValidationError(exc.message, code="invalid") from None
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # Shown again as typed when refused (Django would parse it with json.loads).
+        if self.disabled or not isinstance(data, str):
+            return super().bound_data(data, initial)
+        try:
+            return json_input.loads(data)
+        except json_input.Unacceptable:
+            return InvalidJSONInput(data)
+
+
+class SettingsForm(forms.ModelForm):
+    """Settings (of a conversation, or a user's defaults) pass the same checks as in the chat's settings panel."""
+
+    options = StorableJSONField(required=False)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -138,6 +160,37 @@ class ConversationForm(forms.ModelForm):
             keep_alive=settings.keep_alive,
         )
         return cleaned
+
+
+class ConversationForm(SettingsForm):
+    class Meta:
+        model = Conversation
+        fields = ["title", "title_source", "pinned", *SETTINGS_FIELDS]
+
+
+class PreferencesForm(SettingsForm):
+    class Meta:
+        model = Preferences
+        fields = ["user", *SETTINGS_FIELDS]
+
+
+class SavedSchemaForm(forms.ModelForm):
+    """A schema edited here passes the same checks as one saved from the chat."""
+
+    schema = StorableJSONField()
+
+    class Meta:
+        model = SavedSchema
+        fields = ["owner", "name", "schema"]
+
+    def clean_schema(self) -> Any:
+        schema = self.cleaned_data["schema"]
+        if not isinstance(schema, dict):
+            raise forms.ValidationError("The schema must be a JSON object.")
+        try:
+            return check_format(schema)
+        except SchemaRejected as exc:
+            raise forms.ValidationError(exc.message) from None
 
 
 @admin.register(Conversation)
@@ -265,6 +318,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 @admin.register(SavedSchema)
 class SavedSchemaAdmin(admin.ModelAdmin):
+    form = SavedSchemaForm
     list_display = ["name", "owner", "updated_at"]
     list_select_related = ["owner"]
     search_fields = ["name", "owner__username"]
@@ -272,5 +326,6 @@ class SavedSchemaAdmin(admin.ModelAdmin):
 
 @admin.register(Preferences)
 class PreferencesAdmin(admin.ModelAdmin):
+    form = PreferencesForm
     list_display = ["user", "model"]
     list_select_related = ["user"]

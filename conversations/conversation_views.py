@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -13,6 +12,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import events, exports, model_info, sidebar, timeline, titles
+from conversations.http import BadRequest, answers_bad_requests, read_json, read_text_param
 from conversations.models import Conversation, Message, Preferences
 from conversations.ollama import OllamaError, get_client
 from conversations.options import InvalidSettings, clean_settings
@@ -21,18 +21,12 @@ from conversations.options import InvalidSettings, clean_settings
 FULL_CONTEXT_SHARE = 0.9
 
 
-def _json_body(request: HttpRequest) -> Any:
-    try:
-        return json.loads(request.body or b"null")
-    except ValueError:
-        return None
-
-
 def _own(request: HttpRequest, conversation_id: uuid.UUID) -> Conversation:
     return get_object_or_404(Conversation, pk=conversation_id, owner=request.user)
 
 
 @require_GET
+@answers_bad_requests
 def search(request: HttpRequest) -> JsonResponse:
     """One page of the sidebar, grouped by date; `q` matches titles and message text.
 
@@ -43,7 +37,8 @@ def search(request: HttpRequest) -> JsonResponse:
         position = sidebar.parse_cursor(after) if after else None
     except sidebar.BadCursor:
         return JsonResponse({"error": "after must be the next cursor of an earlier page."}, status=400)
-    found = sidebar.page(owner_id=request.user.pk, query=request.GET.get("q", "")[:200], after=position)
+    query = read_text_param(request, "q", limit=200)
+    found = sidebar.page(owner_id=request.user.pk, query=query, after=position)
     return JsonResponse(
         {
             "groups": [
@@ -56,9 +51,10 @@ def search(request: HttpRequest) -> JsonResponse:
 
 
 @require_POST
+@answers_bad_requests
 def rename(request: HttpRequest, conversation_id: uuid.UUID) -> JsonResponse:
     conversation = _own(request, conversation_id)
-    data = _json_body(request)
+    data = read_json(request)
     title = data.get("title") if isinstance(data, dict) else None
     if not isinstance(title, str) or not title.strip() or len(title.strip()) > 200:
         return JsonResponse({"error": "A title must be 1 to 200 characters."}, status=400)
@@ -68,9 +64,10 @@ def rename(request: HttpRequest, conversation_id: uuid.UUID) -> JsonResponse:
 
 
 @require_POST
+@answers_bad_requests
 def pin(request: HttpRequest, conversation_id: uuid.UUID) -> JsonResponse:
     conversation = _own(request, conversation_id)
-    data = _json_body(request)
+    data = read_json(request)
     if not isinstance(data, dict) or not isinstance(data.get("pinned"), bool):
         return JsonResponse({"error": 'Send {"pinned": true} or {"pinned": false}.'}, status=400)
     Conversation.objects.filter(pk=conversation.pk).update(pinned=data["pinned"])
@@ -100,9 +97,11 @@ def _settings_data(source: Conversation | Preferences) -> dict[str, Any]:
 
 def _save_settings(request: HttpRequest, target: Conversation | Preferences) -> JsonResponse:
     try:
-        cleaned = clean_settings(_json_body(request))
+        cleaned = clean_settings(read_json(request))
     except InvalidSettings as exc:
         return JsonResponse({"errors": exc.errors}, status=400)
+    except BadRequest as exc:
+        return JsonResponse({"errors": {"__all__": exc.message}}, status=400)
     # Empty keeps a conversation's model but clears the default one: new chats
     # then start on the model picked in the chat.
     if cleaned.model or isinstance(target, Preferences):

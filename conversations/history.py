@@ -70,6 +70,7 @@ def _request(
     options = {key: value for key, value in (conversation.options or {}).items() if value is not None}
     if options:
         payload["options"] = options
-    if conversation.keep_alive:
-        payload["keep_alive"] = keep_alive_for_ollama(conversation.keep_alive)
+    keep_alive = keep_alive_for_ollama(conversation.keep_alive) if conversation.keep_alive else None
+    if keep_alive is not None:
+        payload["keep_alive"] = keep_alive
     return payload

@@ -5,7 +5,6 @@ Pulls go over the models socket (model_consumers.py) because they outlive reques
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import model_info, shutdown
+from conversations.http import BadRequest, read_json_object
 from conversations.ollama import OllamaClient, OllamaError, get_client
 from conversations.protocol import MODEL_NAME
 
@@ -61,12 +61,9 @@ async def _user(request: HttpRequest, *, staff: bool = False) -> AbstractBaseUse
 
 def _body(request: HttpRequest) -> dict[str, Any]:
     try:
-        data = json.loads(request.body or b"null")
-    except ValueError:
-        raise Refused(400, "The request body must be JSON.") from None
-    if not isinstance(data, dict):
-        raise Refused(400, "The request body must be a JSON object.")
-    return data
+        return read_json_object(request)
+    except BadRequest as exc:
+        raise Refused(400, exc.message) from None
 
 
 def _model_name(value: Any, *, field: str = "model") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,12 @@ RANGES: dict[str, tuple[type, float, float]] = {
 OPTION_NAMES = (*RANGES, "stop")
 # A Go duration as Ollama reads keep_alive: "5m", "1h30m", "0", "-1s".
 DURATION = re.compile(r"^-?(0|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$")
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+# Longer than anyone keeps a model loaded, far inside what Ollama's Go durations
+# hold (about 292 years); a negative value means "keep it loaded".
+MAX_KEEP_ALIVE_SECONDS = 366 * 24 * 3600
+KEEP_ALIVE_HELP = "Use seconds (300) or a duration with a unit (5m, 1h, 0 to unload at once)."
 
 
 @dataclass
@@ -70,21 +77,43 @@ def clean_option(name: str, value: Any) -> Any:
     return int(number) if kind is int else number
 
 
+def _seconds(text: str) -> float:
+    """How long a keep_alive of seconds ("300") or a Go duration ("1h30m") is; ValueError if neither."""
+    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return float(text)
+    if not DURATION.match(text):
+        raise ValueError(KEEP_ALIVE_HELP)
+    total = sum(float(number) * UNIT_SECONDS[unit] for number, unit in DURATION_PART.findall(text))
+    return -total if text.startswith("-") else total
+
+
 def clean_keep_alive(value: Any) -> str:
     if _empty(value):
         return ""
-    if isinstance(value, bool):
-        raise ValueError("Use seconds (300) or a duration with a unit (5m, 1h, 0 to unload at once).")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(KEEP_ALIVE_HELP)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(KEEP_ALIVE_HELP)
     if isinstance(value, int | float):
-        return str(int(value) if float(value).is_integer() else value)
-    text = str(value).strip()
-    if re.fullmatch(r"-?\d+(\.\d+)?", text) or DURATION.match(text):
-        return text
-    raise ValueError("Use seconds (300) or a duration with a unit (5m, 1h, 0 to unload at once).")
+        text = str(int(value) if float(value).is_integer() else value)
+    else:
+        text = value.strip()
+    seconds = _seconds(text)
+    if not math.isfinite(seconds) or abs(seconds) > MAX_KEEP_ALIVE_SECONDS:
+        raise ValueError("At most a year (8784h); a negative value keeps the model loaded.")
+    return text
 
 
-def keep_alive_for_ollama(value: str) -> int | float | str:
-    """Plain numbers are seconds for Ollama only as JSON numbers ("300" is an error there)."""
+def keep_alive_for_ollama(value: str) -> int | float | str | None:
+    """Plain numbers are seconds for Ollama only as JSON numbers ("300" is an error there).
+
+    None for a stored value that is not valid (saved before it was checked):
+    Ollama's default then applies, rather than every reply failing.
+    """
+    try:
+        clean_keep_alive(value)
+    except ValueError:
+        return None
     if re.fullmatch(r"-?\d+", value):
         return int(value)
     if re.fullmatch(r"-?\d+\.\d+", value):

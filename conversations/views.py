@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from asgiref.sync import async_to_sync
@@ -27,6 +26,7 @@ from conversations import (
     structured,
     timeline,
 )
+from conversations.http import answers_bad_requests, read_json, read_json_object
 from conversations.models import Conversation, Image, Preferences, SavedSchema
 from conversations.ollama import OllamaError, get_client
 from conversations.protocol import MODEL_NAME
@@ -105,11 +105,9 @@ def conversation(request: HttpRequest, conversation_id: uuid.UUID) -> HttpRespon
 
 
 @require_POST
+@answers_bad_requests
 def new_conversation(request: HttpRequest) -> JsonResponse:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        return JsonResponse({"error": "The request body must be JSON."}, status=400)
+    data = read_json(request) if request.body else {}
     model = data.get("model") if isinstance(data, dict) else None
     if model is not None and (not isinstance(model, str) or not MODEL_NAME.match(model)):
         return JsonResponse({"error": "That is not a valid model name."}, status=400)
@@ -198,6 +196,7 @@ def image_thumbnail(request: HttpRequest, image_id: uuid.UUID) -> FileResponse:
     return image_file_response(found.thumbnail, "image/webp")
 
 
+@answers_bad_requests
 def schemas(request: HttpRequest) -> JsonResponse:
     """The user's saved schemas: GET lists them, POST saves one by name (replacing it)."""
     if request.method == "GET":
@@ -205,12 +204,7 @@ def schemas(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"schemas": [_schema_entry(entry) for entry in saved]})
     if request.method != "POST":
         return JsonResponse({"error": "Method not allowed."}, status=405)
-    try:
-        data = json.loads(request.body or b"null")
-    except ValueError:
-        return JsonResponse({"error": "The request body must be JSON."}, status=400)
-    if not isinstance(data, dict):
-        return JsonResponse({"error": "The request body must be a JSON object."}, status=400)
+    data = read_json_object(request)
     name = data.get("name")
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
         return JsonResponse({"error": "Give the schema a name of at most 100 characters."}, status=400)

@@ -278,3 +278,62 @@ def test_the_admin_saves_settings_in_the_form_the_chat_uses(operator, conversati
     conversation.refresh_from_db()
     assert conversation.options == {"temperature": 0.7, "top_k": 40, "stop": ["END", "STOP"]}
     assert (conversation.keep_alive, conversation.model) == ("5m", "qwen3:8b")
+
+
+HOSTILE_JSON = [
+    ('{"temperature": NaN}', "NaN"),
+    ('{"a": "\\u0000"}', "NUL character"),
+    ('{"a": "\\ud800"}', "lone surrogate"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("value", "named"), HOSTILE_JSON)
+def test_the_admin_refuses_unstorable_json_with_a_form_error(operator, alice, conversation, value, named):
+    from conversations.models import Preferences, SavedSchema
+
+    client = signed_in(operator)
+    preferences = Preferences.objects.create(user=alice)
+    schema = SavedSchema.objects.create(owner=alice, name="s", schema={"type": "string"})
+    forms = [
+        (
+            f"/admin/conversations/conversation/{conversation.pk}/change/",
+            conversation_form(conversation, options=value),
+        ),
+        (
+            f"/admin/conversations/preferences/{preferences.pk}/change/",
+            {"user": alice.pk, "model": "", "system_prompt": "", "options": value, "keep_alive": ""},
+        ),
+        (
+            f"/admin/conversations/savedschema/{schema.pk}/change/",
+            {"owner": alice.pk, "name": "s", "schema": value},
+        ),
+    ]
+    for url, form in forms:
+        response = client.post(url, form)
+        assert response.status_code == 200, url
+        assert named in response.content.decode(), url
+    preferences.refresh_from_db()
+    schema.refresh_from_db()
+    assert preferences.options == {} and schema.schema == {"type": "string"}
+
+
+@pytest.mark.django_db
+def test_the_admin_checks_saved_schemas_and_preferences_like_the_chat_does(operator, alice):
+    from conversations.models import Preferences, SavedSchema
+
+    client = signed_in(operator)
+    preferences = Preferences.objects.create(user=alice)
+    schema = SavedSchema.objects.create(owner=alice, name="s", schema={"type": "string"})
+
+    response = client.post(
+        f"/admin/conversations/preferences/{preferences.pk}/change/",
+        {"user": alice.pk, "model": "", "system_prompt": "", "options": "{}", "keep_alive": "1e308"},
+    )
+    assert response.status_code == 200 and "Use seconds (300)" in response.content.decode()
+    response = client.post(
+        f"/admin/conversations/savedschema/{schema.pk}/change/",
+        {"owner": alice.pk, "name": "s", "schema": '{"type": "no-such-type"}'},
+    )
+    assert response.status_code == 200 and "The schema is not valid" in response.content.decode()
