@@ -45,6 +45,14 @@ class ChatConsumer(JsonSocket):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        try:
+            await self.handle(content)
+        except replies.ReplyRefused as exc:
+            if exc.code != "deleted":
+                raise
+            await self.conversation_deleted({})  # deleted while this tab was open
+
+    async def handle(self, content: dict[str, Any]) -> None:
         match content.get("type"):
             case "chat" | "edit":
                 request = parse_chat_frame(content)

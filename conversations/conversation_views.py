@@ -77,12 +77,8 @@ def pin(request: HttpRequest, conversation_id: uuid.UUID) -> JsonResponse:
 
 @require_POST
 def delete(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
-    """Delete a conversation with its messages and images (a streaming reply is stopped first)."""
-    conversation = _own(request, conversation_id)
-    if conversation.messages.filter(status=Message.Status.STREAMING).exists():
-        async_to_sync(events.request_stop)(conversation.pk)
-    conversation.delete()
-    async_to_sync(events.publish_deleted)(conversation_id)
+    """Delete a conversation with its messages and images; its reply stops (signals.end_deleted_conversation)."""
+    _own(request, conversation_id).delete()
     return HttpResponse(status=204)
 
 

@@ -17,6 +17,7 @@ from conversations.structured import evaluate
 # Decides whether a reply marked "streaming" still has a live writer somewhere.
 IsAlive = Callable[[Message], bool]
 BUSY = "A reply is still being written in this conversation. Wait or stop it first."
+DELETED = "This conversation was deleted."
 INTERRUPTED = "The server stopped while this reply was being written; the text so far is kept."
 
 
@@ -25,6 +26,14 @@ class ReplyRefused(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def lock_conversation(conversation_id: uuid.UUID) -> Conversation:
+    """The conversation, locked for this transaction; ReplyRefused("deleted") if it is gone."""
+    conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    if conversation is None:
+        raise ReplyRefused("deleted", DELETED)
+    return conversation
 
 
 def owns_conversation(*, conversation_id: uuid.UUID, user_id: int) -> bool:
@@ -174,7 +183,7 @@ def streaming_reply_id(*, conversation_id: uuid.UUID) -> uuid.UUID | None:
 def switch_version(*, conversation_id: uuid.UUID, reply_id: uuid.UUID) -> None:
     """Show another version of the last exchange (its reply and the question it answered)."""
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        conversation = lock_conversation(conversation_id)
         if conversation.messages.filter(status=Message.Status.STREAMING).exists():
             raise ReplyRefused("busy", BUSY)
         target = conversation.messages.filter(pk=reply_id, role=Message.Role.ASSISTANT).first()

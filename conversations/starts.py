@@ -20,7 +20,15 @@ from django.utils import timezone
 from conversations.history import build_chat_request, build_chat_requests
 from conversations.models import Conversation, Image, Message
 from conversations.protocol import MessageData, message_data, reply_versions
-from conversations.replies import BUSY, IsAlive, ReplyRefused, last_question, sweep
+from conversations.replies import (
+    BUSY,
+    DELETED,
+    IsAlive,
+    ReplyRefused,
+    last_question,
+    lock_conversation,
+    sweep,
+)
 from conversations.titles import first_words
 
 # "regenerate": another answer to the last question; "edit": a changed last
@@ -81,7 +89,7 @@ def start_new_replies(
             conversation = conversations.get(asked.conversation_id)
             model = asked.model or (conversation.model if conversation else "")
             if conversation is None:
-                outcomes[index] = ReplyRefused("invalid", "This conversation no longer exists.")
+                outcomes[index] = ReplyRefused("deleted", DELETED)
             elif asked.conversation_id in streaming:
                 outcomes[index] = ReplyRefused("busy", BUSY)
             elif not model:
@@ -183,7 +191,7 @@ def start_another_reply(
     version of the exchange. Without a `format`, the earlier one's is kept.
     """
     with transaction.atomic():
-        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        conversation = lock_conversation(conversation_id)
         interrupted, streaming = sweep([conversation_id], is_alive)
         if streaming:
             raise ReplyRefused("busy", BUSY)
