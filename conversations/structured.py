@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, TypedDict
+
+logger = logging.getLogger(__name__)
 
 MAX_SCHEMA_BYTES = 64 * 1024
 MAX_SCHEMA_DEPTH = 100  # nested objects and lists; jsonschema checks a schema recursively
@@ -78,4 +81,7 @@ def evaluate(content: str, format: str | dict[str, Any]) -> Result:
         errors = schema_rules.problems(format, data)
     except SchemaRejected as exc:
         return {**_schema_problem(f"The schema could not be applied: {exc.message}"), "data": data}
+    except Exception:  # jsonschema tripping over an odd schema must not cost the reply its save
+        logger.exception("Applying a schema to a reply failed")
+        return {**_schema_problem("The schema could not be applied to this reply."), "data": data}
     return {"valid": not errors, "data": data, "errors": errors}
