@@ -9,6 +9,7 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
@@ -43,15 +44,10 @@ def search(request: HttpRequest) -> JsonResponse:
         position = sidebar.parse_cursor(after) if after else None
     except sidebar.BadCursor:
         return JsonResponse({"error": "after must be the next cursor of an earlier page."}, status=400)
-    found = sidebar.page(owner_id=request.user.pk, query=request.GET.get("q", "")[:200], after=position)
     return JsonResponse(
-        {
-            "groups": [
-                {"label": group["label"], "conversations": [sidebar.entry(c) for c in group["conversations"]]}
-                for group in sidebar.grouped(found.conversations)
-            ],
-            "next": found.next,
-        }
+        sidebar.listing(
+            owner_id=request.user.pk, query=request.GET.get("q", "")[:200], after=position, now=timezone.now()
+        )
     )
 
 
