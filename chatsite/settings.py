@@ -15,10 +15,11 @@ from chatsite.env import (
     load_secret_key,
     parse_ollama_host,
 )
+from chatsite.private_files import PRIVATE_DIR, PRIVATE_FILE, make_private_dir, make_sqlite_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The database, the secret key and uploaded images: for the app's user only.
+DATA_DIR = make_private_dir(Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve())
 
 SECRET_KEY = load_secret_key(DATA_DIR)
 DEBUG = env_bool("DEBUG", False)
@@ -117,6 +118,8 @@ def _database(url: str) -> dict:
 
 
 DATABASES = {"default": _database(env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    make_sqlite_private(str(DATABASES["default"]["NAME"]))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
@@ -152,7 +155,8 @@ USE_TZ = True
 # Uploaded images: kept under DATA_DIR and served only through an ownership check.
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"  # never routed: see conversations.views.image
-FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_PERMISSIONS = PRIVATE_FILE
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = PRIVATE_DIR
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
