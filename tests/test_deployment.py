@@ -113,6 +113,28 @@ def test_tls_settings_come_from_the_environment(tmp_path):
     assert "SECURE_HSTS_SECONDS must be a whole number, got 'a year'" in bad.stderr
 
 
+def test_sign_in_throttling_settings_come_from_the_environment(tmp_path):
+    env = production_env(tmp_path)
+    show = (
+        "from django.conf import settings as s; "
+        "print(s.AXES_FAILURE_LIMIT, int(s.AXES_COOLOFF_TIME.total_seconds()), s.TRUSTED_PROXY_COUNT)"
+    )
+    env.pop("TRUSTED_PROXY_COUNT")
+
+    defaults = run_manage(env, "shell", "--verbosity", "0", "-c", show)
+    env.update(LOGIN_FAILURE_LIMIT="10", LOGIN_COOLOFF_MINUTES="60", TRUSTED_PROXY_COUNT="2")
+    chosen = run_manage(env, "shell", "--verbosity", "0", "-c", show)
+    env["LOGIN_FAILURE_LIMIT"] = "0"
+    none = run_manage(env, "shell", "--verbosity", "0", "-c", show)
+    env.update(LOGIN_FAILURE_LIMIT="5", LOGIN_COOLOFF_MINUTES="soon")
+    bad = run_manage(env, "shell", "--verbosity", "0", "-c", show)
+
+    assert defaults.stdout.split() == ["5", "900", "0"], defaults.stderr
+    assert chosen.stdout.split() == ["10", "3600", "2"], chosen.stderr
+    assert "LOGIN_FAILURE_LIMIT must be at least 1, got 0" in none.stderr
+    assert "LOGIN_COOLOFF_MINUTES must be a whole number, got 'soon'" in bad.stderr
+
+
 # Private files ------------------------------------------------------------------
 
 # Run in the app's process: opens the database as the app does and holds the
