@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from chatsite.private_files import PRIVATE_FILE, keep_private
+
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
 
@@ -116,11 +118,12 @@ def load_secret_key(data_dir: Path) -> str:
         return value
     path = data_dir / "secret_key"
     if path.exists():
+        keep_private(path, mode=PRIVATE_FILE)
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(50)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     except FileExistsError:  # another worker started at the same moment
         return path.read_text().strip()
     with os.fdopen(fd, "w") as handle:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -15,10 +16,11 @@ from chatsite.env import (
     load_secret_key,
     parse_ollama_host,
 )
+from chatsite.private_files import PRIVATE_DIR, PRIVATE_FILE, make_private_dir, make_sqlite_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The database, the secret key and uploaded images: for the app's user only.
+DATA_DIR = make_private_dir(Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve())
 
 SECRET_KEY = load_secret_key(DATA_DIR)
 DEBUG = env_bool("DEBUG", False)
@@ -68,6 +70,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "conversations",
 ]
 
@@ -84,6 +87,8 @@ MIDDLEWARE = [
     "conversations.middleware.FirstRunMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "conversations.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as axes asks: it turns a paused sign-in into conversations.sign_in's page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -131,6 +136,8 @@ def _database(url: str) -> dict:
 
 
 DATABASES = {"default": _database(env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    make_sqlite_private(str(DATABASES["default"]["NAME"]))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
@@ -155,6 +162,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT failed sign-ins within
+# LOGIN_COOLOFF_MINUTES, the account is paused, and so is the address they came from
+# (each counted on its own), until that long after the last failure.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: it refuses a paused sign-in before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Trying again while paused does not push the end of the pause further away.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# axes' own reset would also clear every failure from the signing-in address, other
+# accounts' included: one's own account would reset the count on someone else's.
+# conversations/sign_in.py clears only the account that signed in.
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True  # throttling only: no row for every successful sign-in
+AXES_LOCKOUT_CALLABLE = "conversations.sign_in.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "conversations.sign_in.client_address"
+# Reverse proxies in front that append to X-Forwarded-For; 0 ignores the header.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -167,7 +195,8 @@ USE_TZ = True
 # Uploaded images: kept under DATA_DIR and served only through an ownership check.
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"  # never routed: see conversations.views.image
-FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_PERMISSIONS = PRIVATE_FILE
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = PRIVATE_DIR
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -186,6 +215,14 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Served over HTTPS (docs/deploy.md): all off by default, so `make run` works on plain HTTP.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Only behind a proxy that ends TLS and always sets this header itself: a client could send it too.
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,

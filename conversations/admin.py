@@ -21,8 +21,12 @@ from conversations import exports, json_input
 from conversations.models import Conversation, Image, Message, Preferences, SavedSchema
 from conversations.options import InvalidSettings, clean_settings
 from conversations.protocol import structured_html
+from conversations.sign_in import AdminSignInForm
 from conversations.structured import SchemaRejected, check_format
 from conversations.views import image_file_response
+
+# The admin's sign-in refuses what the sign-in page refuses (conversations/sign_in.py).
+admin.site.login_form = AdminSignInForm
 
 SETTINGS_FIELDS = ("model", "system_prompt", "options", "keep_alive")
 MODERATED_FIELDS = ("content", "thinking")  # the only message fields the admin edits

@@ -8,6 +8,7 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
@@ -37,16 +38,13 @@ def search(request: HttpRequest) -> JsonResponse:
         position = sidebar.parse_cursor(after) if after else None
     except sidebar.BadCursor:
         return JsonResponse({"error": "after must be the next cursor of an earlier page."}, status=400)
-    query = read_text_param(request, "q", limit=200)
-    found = sidebar.page(owner_id=request.user.pk, query=query, after=position)
     return JsonResponse(
-        {
-            "groups": [
-                {"label": group["label"], "conversations": [sidebar.entry(c) for c in group["conversations"]]}
-                for group in sidebar.grouped(found.conversations)
-            ],
-            "next": found.next,
-        }
+        sidebar.listing(
+            owner_id=request.user.pk,
+            query=read_text_param(request, "q", limit=200),
+            after=position,
+            now=timezone.now(),
+        )
     )
 
 

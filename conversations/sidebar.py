@@ -110,9 +110,12 @@ def group_label(updated: datetime, today: date) -> str:
     return day.strftime("%B %Y")
 
 
-def grouped(conversations: list[Conversation], *, now: datetime | None = None) -> list[dict[str, Any]]:
-    """[{"label": "Today", "conversations": [...]}, …] in display order; pinned ones first."""
-    today = timezone.localtime(now or timezone.now()).date()
+def grouped(conversations: list[Conversation], *, now: datetime) -> list[dict[str, Any]]:
+    """[{"label": "Today", "conversations": [...]}, …] in display order; pinned ones first.
+
+    `now` comes from the caller (a view reads the clock), so what "Today" means can be fixed.
+    """
+    today = timezone.localtime(now).date()
     groups: list[dict[str, Any]] = []
     for conversation in conversations:
         label = "Pinned" if conversation.pinned else group_label(conversation.updated_at, today)
@@ -129,4 +132,18 @@ def entry(conversation: Conversation) -> dict[str, Any]:
         "url": conversation.get_absolute_url(),
         "pinned": conversation.pinned,
         "updated": conversation.updated_at.isoformat(),
+    }
+
+
+def listing(
+    *, owner_id: int, now: datetime, query: str = "", after: Position | None = None
+) -> dict[str, Any]:
+    """One page of the sidebar as the page's script reads it: date groups of entries, and the next cursor."""
+    found = page(owner_id=owner_id, query=query, after=after)
+    return {
+        "groups": [
+            {"label": group["label"], "conversations": [entry(c) for c in group["conversations"]]}
+            for group in grouped(found.conversations, now=now)
+        ],
+        "next": found.next,
     }

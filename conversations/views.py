@@ -13,6 +13,7 @@ from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from conversations import (
@@ -46,7 +47,7 @@ def setup(request: HttpRequest) -> HttpResponse:
             user = form.save(commit=False)
             user.is_staff = user.is_superuser = True
             user.save()
-        login(request, user)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("home")
     return render(request, "accounts/setup.html", {"form": form})
 
@@ -81,7 +82,7 @@ def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpR
     }
     context = {
         "conversations": conversations,
-        "groups": sidebar.grouped(conversations),
+        "groups": sidebar.grouped(conversations, now=timezone.now()),
         "sidebar_next": first_page.next,
         "conversation": conversation,
         "page_data": page_data,

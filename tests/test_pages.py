@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket as sockets
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -71,9 +72,12 @@ def test_sign_in_and_out(client, alice):
 
 
 def test_the_sidebar_lists_only_my_conversations_newest_first(client, alice, bob):
-    Conversation.objects.create(owner=alice, title="Older")
-    Conversation.objects.create(owner=alice, title="Newer")
+    older = Conversation.objects.create(owner=alice, title="Older")
+    newer = Conversation.objects.create(owner=alice, title="Newer")
     Conversation.objects.create(owner=bob, title="Bob's secret")
+    # Set apart explicitly: two saves in a row may read the same time from the clock.
+    Conversation.objects.filter(pk=older.pk).update(updated_at=datetime(2026, 5, 1, 9, 0, tzinfo=UTC))
+    Conversation.objects.filter(pk=newer.pk).update(updated_at=datetime(2026, 5, 1, 9, 1, tzinfo=UTC))
     client.force_login(alice)
 
     response = client.get("/")

@@ -1,8 +1,12 @@
-"""The sidebar: date groups, search, the browser's time zone, and every conversation a page at a time."""
+"""The sidebar: date groups, search, the browser's time zone, and every conversation a page at a time.
+
+No test here reads the clock: date groups are computed against a `now` the test gives.
+"""
 
 from __future__ import annotations
 
 import re
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,16 +17,35 @@ from conversations import sidebar
 from conversations.models import Conversation, Message
 from tests.conftest import signed_in
 
+# The newest of make_conversations' conversations unless a test says otherwise.
+START = datetime(2026, 5, 20, 15, 0, tzinfo=UTC)
 
-def make_conversations(owner, count: int, *, title: str = "Chat", tie: int = 7, pinned: int = 0) -> list:
-    """`count` conversations whose updated_at comes in runs of `tie` equal values; the first `pinned` pinned.
+# Moments of the day that have broken date groups before (03:30 UTC put the page
+# boundary of a test on a day boundary), in zones far from UTC either way.
+ZONES = ["UTC", "Pacific/Kiritimati", "Pacific/Honolulu"]
+HOURS = [(0, 30), (3, 30), (12, 0), (23, 30)]
+CLOCKS = [
+    pytest.param(
+        zone,
+        datetime(2026, 3, 1, hour, minute, tzinfo=zoneinfo.ZoneInfo(zone)),
+        id=f"{zone}-{hour:02}:{minute:02}",
+    )
+    for zone in ZONES
+    for hour, minute in HOURS
+]
+
+
+def make_conversations(
+    owner, count: int, *, title: str = "Chat", tie: int = 7, pinned: int = 0, start: datetime = START
+) -> list:
+    """`count` conversations whose updated_at comes in runs of `tie` equal values, an hour apart going
+    back from `start`; the first `pinned` pinned.
 
     Returns them in the sidebar's order: pinned first, then newest, ties by id.
     """
     created = Conversation.objects.bulk_create(
         Conversation(owner=owner, title=f"{title} {i:03d}", pinned=i < pinned) for i in range(count)
     )
-    start = timezone.now() - timedelta(days=3)
     for run in range(0, count, tie):
         ids = [c.pk for c in created[run : run + tie]]
         Conversation.objects.filter(pk__in=ids).update(updated_at=start - timedelta(hours=run))
@@ -98,33 +121,51 @@ def test_conversations_are_grouped_by_date_with_pinned_first():
     ]
 
 
+@pytest.mark.parametrize(("zone", "now"), CLOCKS)
+def test_date_groups_change_at_the_local_midnight_whatever_the_hour(zone, now):
+    def at(days_ago: int, hour: int, minute: int = 0) -> Conversation:
+        day = now.date() - timedelta(days=days_ago)
+        moment = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zoneinfo.ZoneInfo(zone))
+        return Conversation(title=f"{days_ago}d {hour:02}:{minute:02}", updated_at=moment.astimezone(UTC))
+
+    conversations = [
+        at(0, 0, 0), at(1, 23, 59), at(1, 0, 0), at(2, 23, 59), at(7, 0, 0), at(8, 23, 59),
+        at(30, 0, 0), at(31, 23, 59),
+    ]  # fmt: skip
+
+    with timezone.override(zone):
+        groups = sidebar.grouped(conversations, now=now)
+
+    month = (now.date() - timedelta(days=31)).strftime("%B %Y")
+    assert [(g["label"], [c.title for c in g["conversations"]]) for g in groups] == [
+        ("Today", ["0d 00:00"]),
+        ("Yesterday", ["1d 23:59", "1d 00:00"]),
+        ("Previous 7 days", ["2d 23:59", "7d 00:00"]),
+        ("Previous 30 days", ["8d 23:59", "30d 00:00"]),
+        (month, ["31d 23:59"]),
+    ]
+
+
 @pytest.mark.django_db
 def test_the_sidebar_follows_the_browsers_time_zone(alice):
-    # A moment whose day differs between UTC and the browser's zone. Which zone
-    # shows it depends on the hour now, so both halves of the day are covered.
-    now = timezone.now()
-    midnight_utc = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if now.hour < 10:  # still today in Kiritimati (UTC+14)
-        moment, zone, expected = (
-            midnight_utc - timedelta(minutes=30),
-            "Pacific/Kiritimati",
-            ("Yesterday", "Today"),
-        )
-    else:  # already today in Honolulu (UTC-10)
-        moment, zone, expected = (
-            midnight_utc + timedelta(minutes=30),
-            "Pacific/Honolulu",
-            ("Today", "Yesterday"),
-        )
-    conversation = Conversation.objects.create(owner=alice, title="Late")
-    Conversation.objects.filter(pk=conversation.pk).update(updated_at=moment)
+    # Moments long past, whose month differs between UTC and the browser's zone:
+    # their group is a month's name, whatever the date today.
+    late = Conversation.objects.create(owner=alice, title="Late")
+    early = Conversation.objects.create(owner=alice, title="Early")
+    Conversation.objects.filter(pk=late.pk).update(updated_at=datetime(2020, 1, 31, 23, 30, tzinfo=UTC))
+    Conversation.objects.filter(pk=early.pk).update(updated_at=datetime(2020, 3, 1, 2, 0, tzinfo=UTC))
     client = signed_in(alice)
-    utc = client.get("/c/").json()["groups"][0]["label"]
-    client.cookies["tz"] = zone
-    in_zone = client.get("/c/").json()["groups"][0]["label"]
-    assert (utc, in_zone) == expected
-    client.cookies["tz"] = "Not/AZone"
-    assert client.get("/c/").status_code == 200
+
+    def labels(zone: str | None) -> list[str]:
+        if zone:
+            client.cookies["tz"] = zone
+        return [group["label"] for group in client.get("/c/").json()["groups"]]
+
+    assert labels(None) == ["March 2020", "January 2020"]
+    assert labels("Pacific/Kiritimati") == ["March 2020", "February 2020"]  # UTC+14
+    assert labels("Pacific/Honolulu") == ["February 2020", "January 2020"]  # UTC-10
+    assert labels("Not/AZone") == ["March 2020", "January 2020"]
+    assert labels("../../etc/passwd") == ["March 2020", "January 2020"]
 
 
 # A page at a time ---------------------------------------------------------------
@@ -147,16 +188,23 @@ def test_every_conversation_is_reachable_page_by_page_in_a_stable_order(alice, b
 
 
 @pytest.mark.django_db
-def test_a_page_that_goes_on_in_the_same_date_group_repeats_its_label_for_the_client_to_join(alice):
-    make_conversations(alice, 150, tie=1)  # an hour apart from three days ago: "Previous 7 days"…
+@pytest.mark.parametrize(("zone", "now"), CLOCKS)
+def test_a_page_that_goes_on_in_the_same_date_group_repeats_its_label_for_the_client_to_join(
+    alice, zone, now
+):
+    # An hour apart from noon three days ago: the first page ends seven days ago at
+    # 09:00, the second goes on in "Previous 7 days" until midnight, then "Previous 30 days".
+    noon = datetime.combine(now.date() - timedelta(days=3), datetime.min.time().replace(hour=12), now.tzinfo)
+    make_conversations(alice, 150, tie=1, start=noon)
 
-    first, second = walk(signed_in(alice))
+    with timezone.override(zone):
+        first = sidebar.listing(owner_id=alice.pk, now=now)
+        second = sidebar.listing(owner_id=alice.pk, now=now, after=sidebar.parse_cursor(first["next"]))
 
-    labels = [g["label"] for g in first["groups"]] + [g["label"] for g in second["groups"]]
-    assert labels[0] == "Previous 7 days"
-    assert first["groups"][-1]["label"] == second["groups"][0]["label"]
-    joined = [label for i, label in enumerate(labels) if i == 0 or labels[i - 1] != label]
-    assert len(joined) == len(set(joined)), f"a date group comes back after another one: {labels}"
+    assert [g["label"] for g in first["groups"]] == ["Previous 7 days"]
+    assert [g["label"] for g in second["groups"]] == ["Previous 7 days", "Previous 30 days"]
+    assert [len(g["conversations"]) for g in second["groups"]] == [9, 41]
+    assert second["next"] is None
 
 
 @pytest.mark.django_db
