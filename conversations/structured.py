@@ -6,6 +6,8 @@ import json
 import logging
 from typing import Any, TypedDict
 
+from conversations import json_input
+
 logger = logging.getLogger(__name__)
 
 MAX_SCHEMA_BYTES = 64 * 1024
@@ -68,10 +70,11 @@ def evaluate(content: str, format: str | dict[str, Any]) -> Result:
     Never raises: a schema that cannot be applied is reported as an error of the reply.
     """
     try:
-        data = json.loads(content)
-    except ValueError as exc:
-        where = f" at line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else ""
-        return _schema_problem(f"Not valid JSON: {exc.msg}{where}.")
+        # Strict: data that cannot be stored (NaN, NUL, lone surrogates, deep
+        # nesting) is a fault of the reply, not a failure to save it.
+        data = json_input.loads(content, what="The reply")
+    except json_input.Unacceptable as exc:
+        return _schema_problem(exc.message)
     if format == "json":
         return {"valid": True, "data": data, "errors": []}
     try:

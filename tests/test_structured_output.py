@@ -104,8 +104,23 @@ def test_a_reply_that_is_not_json_reports_where():
     result = evaluate('{"name": "Ada",', PERSON)
     assert result["valid"] is False and result["data"] is None
     assert result["errors"][0]["path"] == "$"
-    assert result["errors"][0]["message"].startswith("Not valid JSON: Expecting property name")
+    assert result["errors"][0]["message"].startswith("The reply is not valid JSON (expecting property name")
     assert "line 1, column 16" in result["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ('{"name": "A\\u0000da"}', "NUL character at $.name"),
+        ('{"name": "\\ud800"}', "not valid Unicode) at $.name"),
+        ('{"age": NaN}', "NaN"),
+        ("[" * 5000 + "]" * 5000, "nested too deeply"),
+    ],
+)
+def test_a_reply_holding_what_cannot_be_stored_is_judged_not_valid(content, named):
+    result = evaluate(content, "json")
+    assert result["valid"] is False and result["data"] is None
+    assert named in result["errors"][0]["message"]
 
 
 def test_a_non_conforming_reply_lists_each_error_with_its_path():
