@@ -239,10 +239,9 @@ def test_a_lone_surrogate_in_the_reply_is_an_error_not_a_crash():
         {"patternProperties": {"^x": {}}, "properties": {"code": {"pattern": "^a"}}},
     )
 
-    assert result["valid"] is False
-    assert [error["path"] for error in result["errors"]] == ["$", "$.code"]
+    assert result["valid"] is False and result["data"] is None
+    assert [error["path"] for error in result["errors"]] == ["$"]
     assert "contains a lone surrogate" in result["errors"][0]["message"]
-    assert "contains a lone surrogate" in result["errors"][1]["message"]
 
 
 def test_a_reply_with_more_text_than_the_patterns_may_check_is_reported_whole():
