@@ -20,6 +20,7 @@ from conversations import exports
 from conversations.models import Conversation, Image, Message, Preferences, SavedSchema
 from conversations.options import InvalidSettings, clean_settings
 from conversations.protocol import structured_html
+from conversations.structured import stored_result
 from conversations.views import image_file_response
 
 SETTINGS_FIELDS = ("model", "system_prompt", "options", "keep_alive")
@@ -44,7 +45,7 @@ def thumbnails(images) -> str:
 
 
 def structured_result(message: Message) -> str:
-    result = message.structured
+    result = stored_result(message.structured)
     if not result:
         return "—"
     errors = format_html_join(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, TypedDict
 
+from conversations import json_input
+
 MAX_SCHEMA_BYTES = 64 * 1024
 MAX_SCHEMA_DEPTH = 100  # nested objects and lists; jsonschema checks a schema recursively
 
@@ -62,13 +64,13 @@ def _schema_problem(message: str) -> Result:
 def evaluate(content: str, format: str | dict[str, Any]) -> Result:
     """Parse a finished reply and validate it against the schema it was asked for.
 
-    Never raises: a schema that cannot be applied is reported as an error of the reply.
+    Never raises: a schema that cannot be applied is reported as an error of the reply,
+    and so is JSON the database could not store (NaN, NUL, 100,000 levels deep).
     """
     try:
-        data = json.loads(content)
-    except ValueError as exc:
-        where = f" at line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else ""
-        return _schema_problem(f"Not valid JSON: {exc.msg}{where}.")
+        data = json_input.loads(content, what="The reply")
+    except json_input.Unacceptable as exc:
+        return _schema_problem(exc.message)
     if format == "json":
         return {"valid": True, "data": data, "errors": []}
     try:
@@ -79,3 +81,20 @@ def evaluate(content: str, format: str | dict[str, Any]) -> Result:
     except SchemaRejected as exc:
         return {**_schema_problem(f"The schema could not be applied: {exc.message}"), "data": data}
     return {"valid": not errors, "data": data, "errors": errors}
+
+
+def stored_result(value: Any) -> Result | None:
+    """A saved result in the shape the pages expect, or None; whatever the row holds.
+
+    Rows can be written other ways than `evaluate` (the admin, the database by
+    hand), so what is read back is not trusted to have the shape it should.
+    """
+    if not isinstance(value, dict):
+        return None
+    errors = value.get("errors")
+    problems: list[Problem] = [
+        {"path": str(error.get("path") or "$"), "message": str(error.get("message") or "")}
+        for error in (errors if isinstance(errors, list) else [])
+        if isinstance(error, dict)
+    ]
+    return {"valid": value.get("valid") is True, "data": value.get("data"), "errors": problems}

@@ -420,7 +420,7 @@ def test_a_reply_that_breaks_the_schema_lists_the_problems(signed_in_page: Page,
     ollama.enqueue_chat("Sorry, ", "no JSON today.")
     send_message(page, "Again?")
     section = structured_reply(assistant_articles(page).nth(1))
-    expect(section.get_by_role("alert")).to_contain_text("Not valid JSON")
+    expect(section.get_by_role("alert")).to_contain_text("The reply is not valid JSON")
     expect(section.locator("pre")).to_have_text("Sorry, no JSON today.")
     expect(section.locator(".sf-form")).to_have_count(0)
     expect(section.get_by_role("button", name="Show form")).to_have_count(0)
