@@ -96,16 +96,32 @@ def _encode(image: Pillow.Image, *, max_side: int, format: str) -> bytes:
 def store_upload(*, owner_id: int, upload: UploadedFile) -> Image:
     """Check an upload by decoding it, then save the files and the row together.
 
-    Everything is decoded and prepared in memory first; if saving fails half-way,
-    the files already written are removed, so nothing is left behind.
+    If saving the row fails, the files are removed, so nothing is left behind.
     """
     if upload.size is not None and upload.size > settings.MAX_IMAGE_BYTES:
         raise ImageRejected(
             f"“{upload.name}” is {_megabytes(upload.size)}; images may be at most "
             f"{_megabytes(settings.MAX_IMAGE_BYTES)}."
         )
-    data = upload.read(settings.MAX_IMAGE_BYTES + 1)
-    image = decode(data, upload.name or "")
+    record = write_image(
+        owner_id=owner_id, data=upload.read(settings.MAX_IMAGE_BYTES + 1), name=upload.name or ""
+    )
+    try:
+        with transaction.atomic():
+            record.save()
+    except BaseException:
+        delete_files(record)
+        raise
+    return record
+
+
+def write_image(*, owner_id: int, data: bytes, name: str) -> Image:
+    """Check image bytes by decoding them, then write the files; the row is the caller's to save.
+
+    Everything is decoded and prepared in memory first; if writing fails half-way,
+    the files already written are removed.
+    """
+    image = decode(data, name)
     content_type, readable = FORMATS[image.format]
     too_large = max(image.size) > settings.IMAGE_MAX_SIDE
     send_bytes = _encode(image, max_side=settings.IMAGE_MAX_SIDE, format="PNG") if (
@@ -122,20 +138,13 @@ def store_upload(*, owner_id: int, upload: UploadedFile) -> Image:
         height=image.height,
         sha256=hashlib.sha256(data).hexdigest(),
     )
-    written = []
     try:
         record.file.save(f"original.{extension}", ContentFile(data), save=False)
-        written.append(record.file)
         if send_bytes is not None:
             record.send_file.save("send.png", ContentFile(send_bytes), save=False)
-            written.append(record.send_file)
         record.thumbnail.save("thumbnail.webp", ContentFile(thumbnail), save=False)
-        written.append(record.thumbnail)
-        with transaction.atomic():
-            record.save()
     except BaseException:
-        for field in written:
-            field.storage.delete(field.name)
+        delete_files(record)
         raise
     return record
 

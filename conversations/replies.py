@@ -28,7 +28,7 @@ class ReplyRefused(Exception):
 
 
 def owns_conversation(*, conversation_id: uuid.UUID, user_id: int) -> bool:
-    return Conversation.objects.filter(pk=conversation_id, owner_id=user_id).exists()
+    return Conversation.objects.owned_by(user_id).filter(pk=conversation_id).exists()
 
 
 def conversation_model(*, conversation_id: uuid.UUID) -> str:
