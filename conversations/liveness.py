@@ -16,11 +16,9 @@ import weakref
 from datetime import timedelta
 from typing import Protocol
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
-from django.db import connections
 from django.utils import timezone
 
 from conversations import events, imports, replies
@@ -100,17 +98,11 @@ async def _sweep_forever() -> None:
         if time.monotonic() >= imports_due:
             imports_due = time.monotonic() + ABANDONED_IMPORTS_SECONDS
             try:
-                # Off the sockets' database thread: removing a large import takes many batches.
-                await sync_to_async(_remove_abandoned_imports, thread_sensitive=False)()
+                # Rare (a worker died mid-import), and a batch per transaction, so
+                # other workers writing meanwhile wait for one batch, never the whole.
+                await database_sync_to_async(imports.remove_abandoned_imports)()
             except Exception:
                 logger.exception("Removing abandoned imports failed")
-
-
-def _remove_abandoned_imports() -> None:
-    try:
-        imports.remove_abandoned_imports()
-    finally:
-        connections.close_all()  # this thread's, which would otherwise stay open in the pool
 
 
 _checkpointers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (

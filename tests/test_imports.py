@@ -390,3 +390,35 @@ def test_an_import_whose_staging_was_removed_meanwhile_is_refused(alice, setting
     monkeypatch.setattr(imports._Staging, "write", write_then_lose)
     response = upload(signed_in(alice), export(message(0), message(1)))
     assert_refused(response, "The import took too long and was stopped; try again.", settings)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_sweeper_removes_an_abandoned_import_without_waiting_for_the_next_one(
+    alice, settings, monkeypatch
+):
+    import asyncio
+    import threading
+
+    from asgiref.sync import sync_to_async
+
+    from conversations import liveness
+
+    settings.REPLY_CHECKPOINT_SECONDS = 0.02
+    old = await sync_to_async(staged)(alice, since=timezone.now() - timedelta(hours=2))
+    swept = threading.Event()
+    remove = imports.remove_abandoned_imports
+
+    def remove_and_tell() -> None:
+        try:
+            remove()
+        finally:
+            swept.set()
+
+    monkeypatch.setattr(imports, "remove_abandoned_imports", remove_and_tell)
+    sweeper = asyncio.create_task(liveness._sweep_forever())
+    try:
+        assert await asyncio.to_thread(swept.wait, 10)
+    finally:
+        sweeper.cancel()
+    assert not await sync_to_async(Conversation.objects.filter(pk=old.pk).exists)()
+    assert not await sync_to_async(Message.objects.exists)()
