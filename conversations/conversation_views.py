@@ -9,6 +9,7 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.text import slugify
@@ -244,7 +245,12 @@ def import_conversation(request: HttpRequest) -> JsonResponse:
         declared = 0
     if declared > settings.MAX_IMPORT_BYTES + 64 * 1024:  # refused before the body is parsed
         return _too_large(declared)
-    upload = request.FILES.get("file")
+    try:
+        upload = request.FILES.get("file")
+    except MultiPartParserError:
+        return JsonResponse(
+            {"error": "The upload is damaged (not a well-formed multipart form)."}, status=400
+        )
     if upload is None:
         return JsonResponse({"error": "Choose an exported .json or .zip file."}, status=400)
     if upload.size is not None and upload.size > settings.MAX_IMPORT_BYTES:

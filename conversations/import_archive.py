@@ -6,7 +6,7 @@ import re
 import struct
 import zipfile
 import zlib
-from typing import IO, Any, BinaryIO
+from typing import IO, Any
 
 from django.conf import settings
 
@@ -114,13 +114,13 @@ class Archive:
         self._budget -= info.file_size
         return info
 
-    def open_json(self) -> BinaryIO:
+    def open_json(self) -> _Member:
         info = self._take(JSON_NAME, most=settings.MAX_IMPORT_BYTES, what="The export")
         try:
             self._json = _Member(self._zip.open(info))
         except READ_ERRORS as exc:
             raise ArchiveRejected(f"The zip file is damaged or cannot be read ({exc}).") from None
-        return self._json  # type: ignore[return-value]
+        return self._json
 
     def read_image(self, name: Any, what: str) -> bytes:
         """The bytes of images/<sha256>.<ext>, as the export names it; read no further than allowed."""

@@ -168,7 +168,7 @@ def remove_abandoned_imports() -> None:
 
 
 @contextlib.contextmanager
-def _opened(upload: IO[bytes]) -> Iterator[tuple[IO[bytes], import_archive.Archive | None]]:
+def _opened(upload: IO[bytes]) -> Iterator[tuple[json_input.Readable, import_archive.Archive | None]]:
     """The export's JSON as a stream, and the archive its image files are in (a zip), or None."""
     if not import_archive.is_zip(upload):
         yield upload, None
@@ -195,7 +195,9 @@ def import_upload(*, owner_id: int, upload: IO[bytes]) -> uuid.UUID:
         raise
 
 
-def _read_into(staging: _Staging, *, source: IO[bytes], archive: import_archive.Archive | None) -> uuid.UUID:
+def _read_into(
+    staging: _Staging, *, source: json_input.Readable, archive: import_archive.Archive | None
+) -> uuid.UUID:
     read_file = archive.read_image if archive is not None else None
     header: dict[str, Any] = {}
     conversation: dict[str, Any] = {}

@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 import ijson
 
@@ -113,6 +113,12 @@ def _shown(key: Any) -> str:
 # Streaming -------------------------------------------------------------------
 
 Path = tuple[str | int, ...]
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 # A surrogate escape (\\uD800-\\uDFFF) in the raw bytes, and the low half that must follow a high one.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _LOW_ESCAPE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
@@ -142,7 +148,7 @@ class _GuardedReader:
     before it when the next read refuses it, so the refusal can say where it is.
     """
 
-    def __init__(self, source: BinaryIO, *, limit: int) -> None:
+    def __init__(self, source: Readable, *, limit: int) -> None:
         self._source = source
         self._limit = limit
         self._total = 0
@@ -319,7 +325,7 @@ def _next(events: Iterator[tuple[str, Any]]) -> tuple[str, Any]:
 
 
 def stream(
-    source: BinaryIO, *, into: tuple[str, ...], limit: int, describe: Callable[[Path], str]
+    source: Readable, *, into: tuple[str, ...], limit: int, describe: Callable[[Path], str]
 ) -> Iterator[tuple[Path, Any]]:
     """Read a JSON document from `source` in pieces, as (path, value), each checked like `loads` does.
 

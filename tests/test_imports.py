@@ -422,3 +422,11 @@ async def test_the_sweeper_removes_an_abandoned_import_without_waiting_for_the_n
         sweeper.cancel()
     assert not await sync_to_async(Conversation.objects.filter(pk=old.pk).exists)()
     assert not await sync_to_async(Message.objects.exists)()
+
+
+@pytest.mark.django_db
+def test_a_damaged_upload_or_none_at_all_is_refused(alice, settings):
+    client = signed_in(alice)
+    broken = client.post("/c/import/", b"--x\r\n", content_type="multipart/form-data; boundary=")
+    assert_refused(broken, "The upload is damaged", settings)
+    assert_refused(client.post("/c/import/", {}), "Choose an exported .json or .zip file.", settings)
