@@ -140,8 +140,10 @@ def check_message(entry: Any, *, number: int, read_file: ReadFile | None) -> Che
     except SchemaRejected as exc:
         raise ImportRejected(f"{where}: {exc.message}") from None
     # The result is worked out again, as for a reply just finished, never taken from the file.
-    complete = status == Message.Status.COMPLETE and fields["format"] is not None
-    fields["structured"] = evaluate(content, fields["format"]) if complete else None
+    judged = (
+        role == Message.Role.ASSISTANT and status == Message.Status.COMPLETE and fields["format"] is not None
+    )
+    fields["structured"] = evaluate(content, fields["format"]) if judged else None
     return CheckedMessage(
         where=where,
         export_id=str(entry.get("id")),
