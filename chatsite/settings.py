@@ -44,7 +44,6 @@ TRANSPORT_FRAME_BYTES = MAX_FRAME_BYTES + 64 * 1024
 # Request bodies larger than this are refused with 413 before they are read
 # (uploads and imports have limits of their own; see chatsite/serve.py).
 MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", 1024 * 1024, minimum=1024)
-MAX_IMPORT_BYTES = env_int("MAX_IMPORT_BYTES", 50 * 1024 * 1024, minimum=1024)
 MAX_IMAGE_BYTES = env_int("MAX_IMAGE_BYTES", 10 * 1024 * 1024, minimum=1)
 MAX_IMAGES_PER_MESSAGE = env_int("MAX_IMAGES_PER_MESSAGE", 4, minimum=1)
 # Uploads attached but not sent yet, per user: at most this many, and this many bytes in all.
@@ -54,6 +53,9 @@ MAX_UNSENT_IMAGE_BYTES = env_int("MAX_UNSENT_IMAGE_BYTES", 100 * 1024 * 1024, mi
 IMAGE_MAX_SIDE = env_int("IMAGE_MAX_SIDE", 2048, minimum=64)
 # Decoding more pixels than this is refused (decompression bombs).
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000, minimum=1)
+# Imports: the largest file (and, for a zip, the most it may unpack to), and the most messages.
+MAX_IMPORT_BYTES = env_int("MAX_IMPORT_BYTES", 50 * 1024 * 1024, minimum=1)
+MAX_IMPORT_MESSAGES = env_int("MAX_IMPORT_MESSAGES", 10_000, minimum=1)
 # How often a streaming reply's partial text is saved, and how often frames go out.
 REPLY_CHECKPOINT_SECONDS = env_float("REPLY_CHECKPOINT_SECONDS", 1.0, minimum=0.05)
 REPLY_FRAME_SECONDS = env_float("REPLY_FRAME_SECONDS", 1 / 30, minimum=0.0)
@@ -129,7 +131,7 @@ def _database(url: str) -> dict:
         config["CONN_MAX_AGE"] = None
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
-            "timeout": 30,
+            "timeout": env_float("SQLITE_TIMEOUT", 30.0, minimum=0.0),
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     return config

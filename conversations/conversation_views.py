@@ -6,13 +6,16 @@ import uuid
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import events, exports, model_info, sidebar, timeline, titles
+from conversations import events, exports, imports, model_info, sidebar, timeline, titles
 from conversations.http import BadRequest, answers_bad_requests, read_json, read_text_param
 from conversations.models import Conversation, Message, Preferences
 from conversations.ollama import OllamaError, get_client
@@ -23,7 +26,7 @@ FULL_CONTEXT_SHARE = 0.9
 
 
 def _own(request: HttpRequest, conversation_id: uuid.UUID) -> Conversation:
-    return get_object_or_404(Conversation, pk=conversation_id, owner=request.user)
+    return get_object_or_404(Conversation.objects.owned_by(request.user.pk), pk=conversation_id)
 
 
 @require_GET
@@ -141,7 +144,7 @@ def messages(request: HttpRequest, conversation_id: uuid.UUID) -> JsonResponse:
 
 
 def _context_facts(conversation_id: uuid.UUID, user_id: int) -> dict[str, Any] | None:
-    conversation = Conversation.objects.filter(pk=conversation_id, owner_id=user_id).first()
+    conversation = Conversation.objects.owned_by(user_id).filter(pk=conversation_id).first()
     if conversation is None:
         return None
     last = (
@@ -218,15 +221,36 @@ def export(request: HttpRequest, conversation_id: uuid.UUID, kind: str) -> HttpR
     return response
 
 
+def _too_large(size: int) -> JsonResponse:
+    limit = settings.MAX_IMPORT_BYTES
+    return JsonResponse(
+        {"error": f"The file is {size / 2**20:.1f} MB; an import may be at most {limit / 2**20:.1f} MB."},
+        status=400,
+    )
+
+
 @require_POST
 def import_conversation(request: HttpRequest) -> JsonResponse:
-    upload = request.FILES.get("file")
-    if upload is None:
-        return JsonResponse({"error": "Choose an exported .json file."}, status=400)
-    if upload.size and upload.size > exports.MAX_IMPORT_BYTES:
-        return JsonResponse({"error": "The file is too large to import."}, status=400)
+    """A JSON or zip export, recreated for this user, all or nothing (conversations/imports.py)."""
     try:
-        conversation = exports.import_json(owner_id=request.user.pk, raw=upload.read())
-    except exports.ImportRejected as exc:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > settings.MAX_IMPORT_BYTES + 64 * 1024:  # refused before the body is parsed
+        return _too_large(declared)
+    try:
+        upload = request.FILES.get("file")
+    except MultiPartParserError:
+        return JsonResponse(
+            {"error": "The upload is damaged (not a well-formed multipart form)."}, status=400
+        )
+    if upload is None:
+        return JsonResponse({"error": "Choose an exported .json or .zip file."}, status=400)
+    if upload.size is not None and upload.size > settings.MAX_IMPORT_BYTES:
+        return _too_large(upload.size)
+    try:
+        conversation_id = imports.import_upload(owner_id=request.user.pk, upload=upload)
+    except imports.ImportRejected as exc:
         return JsonResponse({"error": exc.message}, status=400)
-    return JsonResponse({"id": str(conversation.pk), "url": conversation.get_absolute_url()}, status=201)
+    url = reverse("conversation", args=[conversation_id])
+    return JsonResponse({"id": str(conversation_id), "url": url}, status=201)

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from conversations.models import Image, Message
+from conversations.models import Image
 
 if TYPE_CHECKING:
     from PIL import Image as Pillow
@@ -128,30 +128,42 @@ def _encode(image: Pillow.Image, *, max_side: int, format: str) -> bytes:
     return buffer.getvalue()
 
 
-def store_upload(*, owner_id: int, upload: UploadedFile, message: Message | None = None) -> Image:
-    """Check an upload by decoding it, then save the files and the row together.
+def store_upload(*, owner_id: int, upload: UploadedFile) -> Image:
+    """An upload from the composer: checked by decoding it, then its files and row saved.
 
-    Without a message the upload waits in the composer: the owner's stale unsent
-    uploads are cleared first, and it must fit the owner's quota of unsent uploads
-    (QuotaFull otherwise). The quota is checked again, with the owner
-    locked, in the transaction that saves the row, so two uploads at once cannot
-    both slip past it.
-
-    Everything is decoded and prepared in memory first; if saving fails half-way,
-    the files already written are removed, so nothing is left behind.
+    It waits in the composer until sent: the owner's stale unsent uploads are
+    cleared first, and it must fit the owner's quota of unsent uploads
+    (QuotaFull otherwise). The quota is checked again, with the owner locked, in
+    the transaction that saves the row, so two uploads at once cannot both slip
+    past it. If saving the row fails, the files are removed, so nothing is left behind.
     """
-    unsent = message is None
     name = upload.name or ""
     if upload.size is not None and upload.size > settings.MAX_IMAGE_BYTES:
         raise ImageRejected(
             f"“{upload.name}” is {_megabytes(upload.size)}; images may be at most "
             f"{_megabytes(settings.MAX_IMAGE_BYTES)}."
         )
-    if unsent:
-        remove_stale_unsent(now=timezone.now(), owner_id=owner_id)
-        # Before decoding, which is the costly part; the check that counts comes below.
-        check_unsent_room(owner_id=owner_id, name=name, byte_size=upload.size or 0)
-    data = upload.read(settings.MAX_IMAGE_BYTES + 1)
+    remove_stale_unsent(now=timezone.now(), owner_id=owner_id)
+    # Before decoding, which is the costly part; the check that counts comes below.
+    check_unsent_room(owner_id=owner_id, name=name, byte_size=upload.size or 0)
+    record = write_image(owner_id=owner_id, data=upload.read(settings.MAX_IMAGE_BYTES + 1), name=name)
+    try:
+        with transaction.atomic():
+            _lock_owner(owner_id=owner_id)
+            check_unsent_room(owner_id=owner_id, name=name, byte_size=record.byte_size)
+            record.save()
+    except BaseException:
+        delete_files(record)
+        raise
+    return record
+
+
+def write_image(*, owner_id: int, data: bytes, name: str) -> Image:
+    """Check image bytes by decoding them, then write the files; the row is the caller's to save.
+
+    Everything is decoded and prepared in memory first; if writing fails half-way,
+    the files already written are removed.
+    """
     image = decode(data, name)
     content_type, readable = FORMATS[image.format]
     turned = turn_upright(image)
@@ -164,30 +176,19 @@ def store_upload(*, owner_id: int, upload: UploadedFile, message: Message | None
 
     record = Image(
         owner_id=owner_id,
-        message=message,
         content_type=content_type,
         byte_size=len(data),
         width=image.width,
         height=image.height,
         sha256=hashlib.sha256(data).hexdigest(),
     )
-    written = []
     try:
         record.file.save(f"original.{extension}", ContentFile(data), save=False)
-        written.append(record.file)
         if send_bytes is not None:
             record.send_file.save("send.png", ContentFile(send_bytes), save=False)
-            written.append(record.send_file)
         record.thumbnail.save("thumbnail.webp", ContentFile(thumbnail), save=False)
-        written.append(record.thumbnail)
-        with transaction.atomic():
-            if unsent:
-                _lock_owner(owner_id=owner_id)
-                check_unsent_room(owner_id=owner_id, name=name, byte_size=len(data))
-            record.save()
     except BaseException:
-        for field in written:
-            field.storage.delete(field.name)
+        delete_files(record)
         raise
     return record
 

@@ -1,4 +1,4 @@
-"""Which replies this process writes, their checkpoints, and the sweep for replies whose writer died.
+"""Which replies this process writes, their checkpoints, and the sweep for what dead workers left behind.
 
 A reply's writer is the task streaming it (generation.Generation). While it
 runs, the process saves its partial text at least every few checkpoint
@@ -21,7 +21,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from conversations import events, replies
+from conversations import events, imports, replies
 from conversations.models import Message
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ PROCESS_STARTED = timezone.now()
 # one not saved for STALE_INTERVALS has lost its writer (a worker died).
 HEARTBEAT_INTERVALS = 5
 STALE_INTERVALS = 15
+# How often the sweeper looks for imports a dead worker left staged (imports.ABANDONED_AFTER).
+ABANDONED_IMPORTS_SECONDS = 600
 
 
 class Writer(Protocol):
@@ -79,19 +81,28 @@ _sweepers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Non
 
 
 def ensure_sweeper() -> None:
-    """Start this process's sweeper, which finds replies left behind by a dead worker."""
+    """Start this process's sweeper, which finds replies and imports left behind by a dead worker."""
     loop = asyncio.get_running_loop()
     if loop not in _sweepers:
         _sweepers[loop] = loop.create_task(_sweep_forever(), name="reply-sweeper")
 
 
 async def _sweep_forever() -> None:
+    imports_due = 0.0  # at start-up: a worker that died mid-import is usually restarted
     while True:
         await asyncio.sleep(settings.REPLY_CHECKPOINT_SECONDS * HEARTBEAT_INTERVALS)
         try:
             await interrupt_dead()
         except Exception:
             logger.exception("Sweeping dead replies failed")
+        if time.monotonic() >= imports_due:
+            imports_due = time.monotonic() + ABANDONED_IMPORTS_SECONDS
+            try:
+                # Rare (a worker died mid-import), and a batch per transaction, so
+                # other workers writing meanwhile wait for one batch, never the whole.
+                await database_sync_to_async(imports.remove_abandoned_imports)()
+            except Exception:
+                logger.exception("Removing abandoned imports failed")
 
 
 _checkpointers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (

@@ -10,6 +10,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 
+class ConversationQuerySet(models.QuerySet):
+    def owned_by(self, user_id: int) -> ConversationQuerySet:
+        """The conversations a user can reach: theirs, and not an import still being written."""
+        return self.filter(owner_id=user_id, importing_since__isnull=True)
+
+
 class Conversation(models.Model):
     class TitleSource(models.TextChoices):
         FIRST_WORDS = "first_words"
@@ -32,10 +38,22 @@ class Conversation(models.Model):
     keep_alive = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set while an import writes the conversation (conversations/imports.py): until then
+    # no page, socket or list shows it. An import that never finished is removed later.
+    importing_since = models.DateTimeField(null=True, blank=True)
+
+    objects = ConversationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["owner", "-pinned", "-updated_at"], name="conversation_sidebar")]
+        indexes = [
+            models.Index(fields=["owner", "-pinned", "-updated_at"], name="conversation_sidebar"),
+            models.Index(
+                fields=["importing_since"],
+                name="conversation_importing",
+                condition=models.Q(importing_since__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title or "New chat"

@@ -14,7 +14,7 @@ from conversations.markdown import render_markdown
 from conversations.models import Image, Message
 from conversations.schema_form import render_form
 from conversations.socket_base import FrameError
-from conversations.structured import SchemaRejected, check_format
+from conversations.structured import SchemaRejected, check_format, stored_result
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,199}$")
 
@@ -77,7 +77,7 @@ def message_data(
         if message.role == Message.Role.USER
         else [],
         "format": message.format,
-        "structured": message.structured,
+        "structured": stored_result(message.structured),
         "structured_html": structured_html(message),
         "version": message.version,
         "versions": len(version_ids) if is_reply else 1,
@@ -86,8 +86,8 @@ def message_data(
 
 
 def structured_html(message: Message) -> str:
-    result = message.structured
-    if not result or result.get("data") is None or not isinstance(message.format, dict):
+    result = stored_result(message.structured)
+    if not result or result["data"] is None or not isinstance(message.format, dict):
         return ""
     return render_form(message.format, result["data"], id_prefix=f"sf-{message.pk}")
 

@@ -37,7 +37,7 @@ def lock_conversation(conversation_id: uuid.UUID) -> Conversation:
 
 
 def owns_conversation(*, conversation_id: uuid.UUID, user_id: int) -> bool:
-    return Conversation.objects.filter(pk=conversation_id, owner_id=user_id).exists()
+    return Conversation.objects.owned_by(user_id).filter(pk=conversation_id).exists()
 
 
 def conversation_model(*, conversation_id: uuid.UUID) -> str:

@@ -79,7 +79,7 @@ def _find(
     *, owner_id: int, query: str = "", after: Position | None = None, limit: int = PAGE_SIZE
 ) -> QuerySet[Conversation]:
     """The owner's conversations, pinned first then newest; `query` matches titles and message text."""
-    conversations = Conversation.objects.filter(owner_id=owner_id)
+    conversations = Conversation.objects.owned_by(owner_id)
     query = query.strip()
     if query:
         mentioned = Message.objects.filter(conversation=OuterRef("pk"), active=True, content__icontains=query)

@@ -67,11 +67,10 @@ def _schema_problem(message: str) -> Result:
 def evaluate(content: str, format: str | dict[str, Any]) -> Result:
     """Parse a finished reply and validate it against the schema it was asked for.
 
-    Never raises: a schema that cannot be applied is reported as an error of the reply.
+    Never raises: a schema that cannot be applied is reported as an error of the reply,
+    and so is JSON the database could not store (NaN, NUL, 100,000 levels deep).
     """
     try:
-        # Strict: data that cannot be stored (NaN, NUL, lone surrogates, deep
-        # nesting) is a fault of the reply, not a failure to save it.
         data = json_input.loads(content, what="The reply")
     except json_input.Unacceptable as exc:
         return _schema_problem(exc.message)
@@ -88,3 +87,20 @@ def evaluate(content: str, format: str | dict[str, Any]) -> Result:
         logger.exception("Applying a schema to a reply failed")
         return {**_schema_problem("The schema could not be applied to this reply."), "data": data}
     return {"valid": not errors, "data": data, "errors": errors}
+
+
+def stored_result(value: Any) -> Result | None:
+    """A saved result in the shape the pages expect, or None; whatever the row holds.
+
+    Rows can be written other ways than `evaluate` (the admin, the database by
+    hand), so what is read back is not trusted to have the shape it should.
+    """
+    if not isinstance(value, dict):
+        return None
+    errors = value.get("errors")
+    problems: list[Problem] = [
+        {"path": str(error.get("path") or "$"), "message": str(error.get("message") or "")}
+        for error in (errors if isinstance(errors, list) else [])
+        if isinstance(error, dict)
+    ]
+    return {"valid": value.get("valid") is True, "data": value.get("data"), "errors": problems}

@@ -101,7 +101,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def conversation(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
-    conversation = get_object_or_404(Conversation, pk=conversation_id, owner=request.user)
+    conversation = get_object_or_404(Conversation.objects.owned_by(request.user.pk), pk=conversation_id)
     return _chat_page(request, conversation)
 
 

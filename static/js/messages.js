@@ -66,7 +66,7 @@ export function renderFinal(msg) {
   const article = shell(msg);
   if (msg.role !== "user" && msg.thinking) article.append(thinkingBlock(msg.thinking, false).details);
   const content = el("div", "content");
-  if (msg.role !== "user" && msg.structured) {
+  if (msg.role !== "user" && msg.structured && typeof msg.structured === "object") {
     content.classList.add("structured-content");
     content.append(renderStructured(msg));
   } else if (msg.role !== "user" && msg.html) {

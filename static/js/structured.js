@@ -285,9 +285,10 @@ export function renderStructured(msg) {
     box.setAttribute("role", "alert");
     box.append(el("p", null, "The reply does not match the requested format:"));
     const list = el("ul");
-    for (const problem of result.errors || []) {
+    // The server sends a checked shape; a damaged one still shows, as text.
+    for (const problem of Array.isArray(result.errors) ? result.errors : []) {
       const item = el("li");
-      item.append(el("code", null, problem.path || "$"), `: ${problem.message}`);
+      item.append(el("code", null, String(problem?.path || "$")), `: ${String(problem?.message ?? "")}`);
       list.append(item);
     }
     box.append(list);

@@ -21,7 +21,8 @@ export class ExportMenu {
   }
 }
 
-// The "Import conversation" button opens a file picker; a good file opens the new conversation.
+// The "Import conversation" button opens a file picker (a .json or .zip export); a good file
+// opens the new conversation.
 export function wireImport({ button, input, url, showError }) {
   button.addEventListener("click", () => input.click());
   input.addEventListener("change", async () => {

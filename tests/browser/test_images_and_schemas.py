@@ -420,10 +420,32 @@ def test_a_reply_that_breaks_the_schema_lists_the_problems(signed_in_page: Page,
     ollama.enqueue_chat("Sorry, ", "no JSON today.")
     send_message(page, "Again?")
     section = structured_reply(assistant_articles(page).nth(1))
-    expect(section.get_by_role("alert")).to_contain_text("is not valid JSON")
+    expect(section.get_by_role("alert")).to_contain_text("The reply is not valid JSON")
     expect(section.locator("pre")).to_have_text("Sorry, no JSON today.")
     expect(section.locator(".sf-form")).to_have_count(0)
     expect(section.get_by_role("button", name="Show form")).to_have_count(0)
+
+
+def test_a_damaged_structured_result_still_shows_the_reply(signed_in_page: Page, ollama, app_server):
+    """A row changed outside the chat ({"errors": 5}) shows as a reply that does not match, not a broken page."""
+    page = signed_in_page
+    open_panel(page).get_by_label("JSON Schema").fill(PERSON_SCHEMA)
+    ollama.enqueue_chat('{"name": ', '"Ada"}')
+    send_message(page, "Who?")
+    expect(structured_reply(assistant_articles(page).first).locator("pre")).to_have_text(
+        json.dumps({"name": "Ada"}, indent=2)
+    )
+    app_server.manage(
+        "shell", "-c",
+        "from conversations.models import Message; "
+        "Message.objects.filter(role='assistant').update(structured={'errors': 5})",
+    )  # fmt: skip
+
+    page.reload()
+
+    section = structured_reply(assistant_articles(page).first)
+    expect(section.get_by_role("alert")).to_contain_text("The reply does not match the requested format")
+    expect(section.locator("pre")).to_have_text('{"name": "Ada"}')
 
 
 def test_examples_json_mode_and_saved_schemas(signed_in_page: Page, ollama):

@@ -426,6 +426,20 @@ def test_export_json_then_import_it(signed_in_page: Page, live_server_url: str, 
     expect(content(assistant_articles(page))).to_have_text(["Packed and ready."])
     expect(sidebar(page).get_by_role("link", name="Moving day")).to_have_count(2)
 
+    # The zip export comes back in too.
+    copy_url = page.url
+    page.get_by_role("button", name="Export").click()
+    with page.expect_download() as download:
+        page.get_by_role("menu", name="Export").get_by_role("menuitem", name="Export zip").click()
+    archive = tmp_path / "export.zip"
+    download.value.save_as(archive)
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Import conversation").click()
+    chooser.value.set_files(archive)
+    expect(page).not_to_have_url(copy_url)
+    expect(sidebar(page).get_by_role("link", name="Moving day")).to_have_count(3)
+    expect(content(user_articles(page))).to_have_text(["Pack this up"])
+
 
 def test_a_long_conversation_loads_earlier_messages_on_scroll(
     signed_in_page: Page, live_server_url: str, tmp_path: Path

@@ -1,0 +1,189 @@
+"""What an imported message must be before it is written: the same limits as a message sent in the chat."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+from conversations.models import Message
+from conversations.replies import STATS_FIELDS
+from conversations.structured import SchemaRejected, check_format, evaluate
+
+# The largest value each integer column takes on every supported database.
+COLUMN_LIMITS = {"PositiveIntegerField": 2**31 - 1, "PositiveBigIntegerField": 2**63 - 1}
+# Roles whose text a person wrote, held to MAX_MESSAGE_CHARS as in the chat.
+WRITTEN_ROLES = (Message.Role.USER, Message.Role.SYSTEM)
+# Reads images/<sha256>.<ext> out of a zip export: (file name, where) → bytes.
+ReadFile = Callable[[Any, str], bytes]
+
+
+class ImportRejected(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class CheckedMessage:
+    where: str  # "Message 3", for refusals
+    export_id: str
+    reply_to: str | None  # the export id of the question it answers
+    exchange: uuid.UUID | None  # the export's; the copy gets ids of its own
+    fields: dict[str, Any]
+    images: list[tuple[str, bytes]]  # (name, the image's bytes), not decoded yet
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ImportRejected(message)
+
+
+def shown(value: Any) -> str:
+    """A value from the file, quoted in a refusal, never at length."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def read_when(value: Any, where: str, field: str = "created_at") -> datetime:
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is not None:
+            # An export always carries an offset; a time without one is read as UTC.
+            parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        parsed = None
+    require(parsed is not None, f"{where}: {field} must be a date and time.")
+    return parsed
+
+
+def _whole_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _require_count(value: Any, field: str, where: str, *, lowest: int = 0) -> None:
+    """A value the message's integer column `field` can hold, on any database."""
+    highest = COLUMN_LIMITS[Message._meta.get_field(field).get_internal_type()]
+    require(
+        _whole_number(value) and lowest <= value <= highest,
+        f"{where}: {field} must be a whole number from {lowest} to {highest}.",
+    )
+
+
+def _text(entry: dict[str, Any], field: str, where: str) -> str:
+    value = entry.get(field)
+    require(value is None or isinstance(value, str), f"{where}: {field} must be text.")
+    return value or ""
+
+
+def check_message(entry: Any, *, number: int, read_file: ReadFile | None) -> CheckedMessage:
+    """One message of an export, checked; `read_file` reads the images of a zip export."""
+    where = f"Message {number}"
+    require(isinstance(entry, dict), f"{where} is not an object.")
+    role = entry.get("role")
+    require(isinstance(role, str) and role in Message.Role.values, f"{where}: unknown role {shown(role)}.")
+    content = _text(entry, "content", where)
+    if role in WRITTEN_ROLES and len(content) > settings.MAX_MESSAGE_CHARS:
+        raise ImportRejected(
+            f"{where}: content is too long ({len(content):,} characters; "
+            f"the limit is {settings.MAX_MESSAGE_CHARS:,})."
+        )
+    status = entry.get("status", Message.Status.COMPLETE)
+    require(
+        isinstance(status, str) and status in Message.Status.values,
+        f"{where}: unknown status {shown(status)}.",
+    )
+    if status == Message.Status.STREAMING:  # its writer is not coming back
+        status = Message.Status.INTERRUPTED
+    stats = entry.get("stats") or {}
+    require(isinstance(stats, dict), f"{where}: stats must be an object.")
+    version = 1 if entry.get("version") is None else entry["version"]
+    _require_count(version, "version", where, lowest=1)
+    reply_to = entry.get("reply_to")
+    require(reply_to is None or isinstance(reply_to, str), f"{where}: reply_to must be a message id.")
+    active = entry.get("active", True)
+    require(isinstance(active, bool), f"{where}: active must be true or false.")
+    done_reason = stats.get("done_reason")
+    require(done_reason is None or isinstance(done_reason, str), f"{where}: done_reason must be text.")
+    fields: dict[str, Any] = {
+        "role": role,
+        "content": content,
+        "thinking": _text(entry, "thinking", where),
+        "model": _text(entry, "model", where)[:200],
+        "status": status,
+        "error": _text(entry, "error", where),
+        "created_at": read_when(entry.get("created_at"), where),
+        "version": version,
+        "active": active,
+        "done_reason": (done_reason or "")[:32],
+    }
+    for name in STATS_FIELDS:
+        value = stats.get(name)
+        if value is not None:
+            _require_count(value, name, where)
+        fields[name] = value
+    exchange = None
+    if entry.get("exchange"):
+        try:
+            exchange = uuid.UUID(str(entry["exchange"]))
+        except ValueError:
+            raise ImportRejected(f"{where}: exchange must be an id.") from None
+    try:
+        fields["format"] = check_format(entry.get("format"))
+    except SchemaRejected as exc:
+        raise ImportRejected(f"{where}: {exc.message}") from None
+    # The result is worked out again, as for a reply just finished, never taken from the file.
+    judged = (
+        role == Message.Role.ASSISTANT and status == Message.Status.COMPLETE and fields["format"] is not None
+    )
+    fields["structured"] = evaluate(content, fields["format"]) if judged else None
+    return CheckedMessage(
+        where=where,
+        export_id=str(entry.get("id")),
+        reply_to=reply_to,
+        exchange=exchange,
+        fields=fields,
+        images=_image_bytes(entry.get("images"), where=where, read_file=read_file),
+    )
+
+
+def _image_bytes(images: Any, *, where: str, read_file: ReadFile | None) -> list[tuple[str, bytes]]:
+    images = images or []
+    require(isinstance(images, list), f"{where}: images must be a list.")
+    most = settings.MAX_IMAGES_PER_MESSAGE
+    require(len(images) <= most, f"{where} carries {len(images)} images; a message may carry at most {most}.")
+    # Base64 of MAX_IMAGE_BYTES, with room for padding.
+    longest = (settings.MAX_IMAGE_BYTES + 2) // 3 * 4
+    found = []
+    for number, picture in enumerate(images, start=1):
+        label = f"{where}, image {number}"
+        require(isinstance(picture, dict), f"{label}: the image data is missing.")
+        if isinstance(picture.get("data"), str):
+            data = picture["data"]
+            require(
+                len(data) <= longest,
+                f"{label} is larger than {settings.MAX_IMAGE_BYTES:,} bytes, the most an image may be.",
+            )
+            try:
+                found.append((f"image {number}", base64.b64decode(data, validate=True)))
+            except (binascii.Error, ValueError):
+                raise ImportRejected(f"{label}: the image data is not base64.") from None
+        elif "file" in picture and read_file is not None:
+            found.append((f"image {number}", read_file(picture["file"], label)))
+        else:
+            raise ImportRejected(
+                f"{label}: the image data is missing"
+                + (
+                    " (images given as files can only be imported with the zip export)."
+                    if "file" in picture
+                    else "."
+                )
+            )
+    return found
