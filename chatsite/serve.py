@@ -8,8 +8,8 @@ before the application is called:
 - Request bodies. daphne (Twisted) reads a whole request body, to memory or a
   temporary file, before the application sees the request, so a view cannot
   refuse a 2 GB upload before it is written to disk. Here a body declared
-  larger than its path allows is refused with 413 as soon as the headers are
-  in, and a chunked body is cut off when it passes the limit.
+  larger than its path allows (chatsite/body_limits.py) is refused with 413 as
+  soon as the headers are in, and a chunked body is cut off when it passes the limit.
 - Websocket frames. daphne's message limit (1 MiB by default) applies in both
   directions: it is set a little above the app's own frame limit
   (settings.TRANSPORT_FRAME_BYTES), so a frame that is too large gets the app's
@@ -28,28 +28,9 @@ from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
 
+from chatsite.body_limits import body_limit
+
 APPLICATION = "chatsite.asgi:application"
-# Room for the multipart framing and the CSRF field around an uploaded file.
-FORM_OVERHEAD = 64 * 1024
-
-
-def body_limit(path: str) -> tuple[int, str]:
-    """The largest body a request to `path` may have, and what to tell a client that sends more."""
-    from django.conf import settings
-
-    megabytes = 1024 * 1024
-    if path == "/images/":
-        limit = settings.MAX_IMAGE_BYTES
-        return limit + FORM_OVERHEAD, f"Images may be at most {limit / megabytes:.1f} MB."
-    if path == "/c/import/":
-        limit = settings.MAX_IMPORT_BYTES
-        return limit + FORM_OVERHEAD, f"Imports may be at most {limit / megabytes:.1f} MB."
-    if path.startswith("/admin/"):
-        # Staff may correct the text of a long reply; still bounded.
-        limit = max(settings.MAX_REQUEST_BYTES, 16 * megabytes)
-    else:
-        limit = settings.MAX_REQUEST_BYTES
-    return limit, f"The request is too large (the limit is {limit / megabytes:.1f} MB)."
 
 
 class LimitedRequest(WebRequest):

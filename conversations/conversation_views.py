@@ -231,13 +231,8 @@ def _too_large(size: int) -> JsonResponse:
 
 @require_POST
 def import_conversation(request: HttpRequest) -> JsonResponse:
-    """A JSON or zip export, recreated for this user, all or nothing (conversations/imports.py)."""
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > settings.MAX_IMPORT_BYTES + 64 * 1024:  # refused before the body is parsed
-        return _too_large(declared)
+    """A JSON or zip export, recreated for this user, all or nothing (conversations/imports.py);
+    bodies over the limit never get here (chatsite/body_limits.py)."""
     try:
         upload = request.FILES.get("file")
     except MultiPartParserError:
