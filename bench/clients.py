@@ -17,7 +17,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conversations.ollama import POOL_LIMITS
+from conversations.ollama.client import POOL_LIMITS
 
 MODEL = "llama3.2"
 # As conversations/ollama.py sets up its shared client.

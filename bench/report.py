@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.stats import percentile
-from conversations.ollama import POOL_LIMITS
+from conversations.ollama.client import POOL_LIMITS
 
 # Every row the table has, in order; tests/test_benchmark.py checks that a run prints them all.
 LABELS = {

@@ -13,8 +13,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chatsite.origins import SameOriginOnly  # noqa: E402
 from conversations import shutdown  # noqa: E402
+from conversations.chat.liveness import ensure_sweeper  # noqa: E402
 from conversations.housekeeping import ensure_housekeeping  # noqa: E402
-from conversations.liveness import ensure_sweeper  # noqa: E402
 from conversations.routing import websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(

@@ -22,7 +22,7 @@ from conversations.models import Conversation, Image, Message, Preferences, Save
 from conversations.options import InvalidSettings, clean_settings
 from conversations.protocol import structured_html
 from conversations.sign_in import AdminSignInForm
-from conversations.structured import SchemaRejected, check_format, stored_result
+from conversations.structured.formats import SchemaRejected, check_format, stored_result
 from conversations.views import image_file_response
 
 # The admin's sign-in refuses what the sign-in page refuses (conversations/sign_in.py).

@@ -15,10 +15,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import events, exports, imports, model_info, sidebar, timeline, titles
+from conversations import exports, imports, sidebar
+from conversations.chat import events, timeline, titles
 from conversations.http import BadRequest, answers_bad_requests, read_json, read_text_param
 from conversations.models import Conversation, Message, Preferences
-from conversations.ollama import OllamaError, get_client
+from conversations.ollama import catalog
+from conversations.ollama.client import OllamaError, get_client
 from conversations.options import InvalidSettings, clean_settings
 
 # A conversation is "full" once its prompt uses this share of the context.
@@ -177,10 +179,10 @@ async def context(request: HttpRequest, conversation_id: uuid.UUID) -> JsonRespo
     if not length and model:
         client = get_client()
         try:
-            length, source = await _loaded_context(client, model), "loaded"
+            length, source = await catalog.loaded_context(client, model), "loaded"
             if not length:
-                info = await model_info.show(client, model) or {}
-                length, source = model_info.context_length(info), "model"
+                info = await catalog.show(client, model) or {}
+                length, source = catalog.context_length(info), "model"
         except OllamaError:
             length = None
     prompt = last.get("prompt_eval_count")
@@ -193,15 +195,6 @@ async def context(request: HttpRequest, conversation_id: uuid.UUID) -> JsonRespo
             "full": full,
         }  # fmt: skip
     )
-
-
-async def _loaded_context(client: Any, model: str) -> int | None:
-    running = (await client.get_json("/api/ps")).get("models") or []
-    wanted = model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
-    for entry in running:
-        if str(entry.get("name", "")).lower() == wanted.lower() and entry.get("context_length"):
-            return int(entry["context_length"])
-    return None
 
 
 @require_GET

@@ -10,8 +10,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from conversations.chat.replies import STATS_FIELDS
 from conversations.models import Conversation, Message
-from conversations.replies import STATS_FIELDS
 
 FORMAT = "ollama-chat-export"
 VERSION = 1

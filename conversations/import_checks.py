@@ -13,9 +13,9 @@ from typing import Any
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from conversations.chat.replies import STATS_FIELDS
 from conversations.models import Message
-from conversations.replies import STATS_FIELDS
-from conversations.structured import SchemaRejected, check_format, evaluate
+from conversations.structured.formats import SchemaRejected, check_format, evaluate
 
 # The largest value each integer column takes on every supported database.
 COLUMN_LIMITS = {"PositiveIntegerField": 2**31 - 1, "PositiveBigIntegerField": 2**63 - 1}

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from conversations import pulls
-from conversations.protocol import MODEL_NAME
-from conversations.socket_base import FrameError, JsonSocket
+from conversations.ollama.client import full_name, model_name
+from conversations.sockets import FrameError, JsonSocket
 
 
 class ModelsConsumer(JsonSocket):
@@ -40,7 +40,7 @@ class ModelsConsumer(JsonSocket):
             case "cancel":
                 model = await self._model_of(content)
                 if not await pulls.cancel(model):
-                    raise FrameError("not_pulling", f"{pulls.full_name(model)} is not being pulled.")
+                    raise FrameError("not_pulling", f"{full_name(model)} is not being pulled.")
             case "ping":
                 await self.send_json({"type": "pong"})
             case _:
@@ -51,10 +51,10 @@ class ModelsConsumer(JsonSocket):
         user = await self.current_user()
         if not user.is_staff:
             raise FrameError("forbidden", "Only staff can pull models.")
-        model = content.get("model")
-        if not isinstance(model, str) or not MODEL_NAME.match(model.strip()):
-            raise FrameError("invalid", "That is not a valid model name.")
-        return model.strip()
+        try:
+            return model_name(content.get("model"))
+        except ValueError as exc:
+            raise FrameError("invalid", str(exc)) from None
 
     # Group events from pulls.py -> frames -------------------------------------
 

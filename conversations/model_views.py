@@ -14,10 +14,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import model_info, shutdown
+from conversations import shutdown
 from conversations.http import BadRequest, read_json_object
-from conversations.ollama import OllamaClient, OllamaError, get_client
-from conversations.protocol import MODEL_NAME
+from conversations.ollama import catalog
+from conversations.ollama.client import OllamaClient, OllamaError, get_client, model_name
 
 
 @require_GET
@@ -67,9 +67,10 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 
 
 def _model_name(value: Any, *, field: str = "model") -> str:
-    if not isinstance(value, str) or not MODEL_NAME.match(value.strip()):
-        raise Refused(400, f"{field.capitalize()}: that is not a valid model name.")
-    return value.strip()
+    try:
+        return model_name(value)
+    except ValueError:
+        raise Refused(400, f"{field.capitalize()}: that is not a valid model name.") from None
 
 
 def _ollama_failed(exc: OllamaError, model: str = "") -> JsonResponse:
@@ -107,7 +108,7 @@ async def installed(request: HttpRequest) -> JsonResponse:
     except Refused as refused:
         return refused.response
     try:
-        return JsonResponse({"models": await model_info.installed(get_client())})
+        return JsonResponse({"models": await catalog.installed(get_client())})
     except OllamaError as exc:
         return _ollama_failed(exc)
 
@@ -120,22 +121,9 @@ async def running(request: HttpRequest) -> JsonResponse:
     except Refused as refused:
         return refused.response
     try:
-        return JsonResponse({"models": await _running_entries()})
+        return JsonResponse({"models": await catalog.running(get_client())})
     except OllamaError as exc:
         return _ollama_failed(exc)
-
-
-async def _running_entries() -> list[dict[str, Any]]:
-    return [
-        {
-            "name": model.get("name") or model.get("model") or "",
-            "size": model.get("size"),
-            "size_vram": model.get("size_vram"),
-            "expires_at": model.get("expires_at") or "",
-            "context_length": model.get("context_length"),
-        }
-        for model in await get_client().ps()
-    ]
 
 
 @require_GET
@@ -147,7 +135,7 @@ async def details(request: HttpRequest) -> JsonResponse:
     except Refused as refused:
         return refused.response
     try:
-        info = await model_info.show(get_client(), name)
+        info = await catalog.show(get_client(), name)
     except OllamaError as exc:
         return _ollama_failed(exc, name)
     if info is None:
@@ -155,8 +143,8 @@ async def details(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "name": name,
-            "capabilities": model_info.capabilities_of(info),
-            "context_length": model_info.context_length(info),
+            "capabilities": catalog.capabilities_of(info),
+            "context_length": catalog.context_length(info),
             "parameters": info.get("parameters") or "",
             "template": info.get("template") or "",
             "system": info.get("system") or "",
@@ -178,7 +166,7 @@ async def _change_loaded(request: HttpRequest, change: Any) -> JsonResponse:
         return refused.response
     try:
         await change(get_client(), name)
-        return JsonResponse({"running": await _running_entries()})
+        return JsonResponse({"running": await catalog.running(get_client())})
     except OllamaError as exc:
         return _ollama_failed(exc, name)
 
@@ -209,7 +197,7 @@ async def delete(request: HttpRequest) -> JsonResponse:
     except OllamaError as exc:
         return _ollama_failed(exc, name)
     finally:
-        model_info.forget()
+        catalog.forget()
     return JsonResponse({"deleted": name})
 
 
@@ -228,5 +216,5 @@ async def copy(request: HttpRequest) -> JsonResponse:
     except OllamaError as exc:
         return _ollama_failed(exc, source)
     finally:
-        model_info.forget()
+        catalog.forget()
     return JsonResponse({"source": source, "destination": destination}, status=201)

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from conversations.protocol import MODEL_NAME
+from conversations.ollama.client import model_name
 
 MAX_SYSTEM_PROMPT_CHARS = 20_000
 MAX_STOP_SEQUENCES = 8
@@ -126,9 +126,11 @@ def clean_settings(data: Any) -> Settings:
     if not isinstance(data, dict):
         raise InvalidSettings({"__all__": "Send the settings as a JSON object."})
     errors: dict[str, str] = {}
-    model = data.get("model") or ""
-    if not isinstance(model, str) or (model and not MODEL_NAME.match(model)):
-        errors["model"] = "That is not a valid model name."
+    try:
+        model = model_name(data.get("model"), optional=True)
+    except ValueError as exc:
+        errors["model"] = str(exc)
+        model = ""
     system_prompt = data.get("system_prompt") or ""
     if not isinstance(system_prompt, str):
         errors["system_prompt"] = "Must be text."

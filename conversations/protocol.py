@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -12,11 +11,10 @@ from django.conf import settings
 from conversations.images import image_data
 from conversations.markdown import render_markdown
 from conversations.models import Image, Message
-from conversations.schema_form import render_form
-from conversations.socket_base import FrameError
-from conversations.structured import SchemaRejected, check_format, stored_result
-
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,199}$")
+from conversations.ollama.client import model_name
+from conversations.sockets import FrameError
+from conversations.structured.form import render_form
+from conversations.structured.formats import SchemaRejected, check_format, stored_result
 
 
 class MessageData(TypedDict):
@@ -113,9 +111,10 @@ def parse_chat_frame(frame: dict[str, Any]) -> ChatRequest:
             f"The message is too long ({len(content):,} characters; "
             f"the limit is {settings.MAX_MESSAGE_CHARS:,}).",
         )
-    model = frame.get("model") or ""
-    if not isinstance(model, str) or (model and not MODEL_NAME.match(model)):
-        raise FrameError("invalid", "That is not a valid model name.")
+    try:
+        model = model_name(frame.get("model"), optional=True)
+    except ValueError as exc:
+        raise FrameError("invalid", str(exc)) from None
     client_id = frame.get("client_id") or ""
     if not isinstance(client_id, str) or len(client_id) > 64:
         raise FrameError("invalid", "client_id must be a string of at most 64 characters.")
@@ -163,9 +162,10 @@ def parse_sync_frame(frame: dict[str, Any]) -> str | None:
 
 
 def parse_regenerate_frame(frame: dict[str, Any]) -> ChatRequest:
-    model = frame.get("model") or ""
-    if not isinstance(model, str) or (model and not MODEL_NAME.match(model)):
-        raise FrameError("invalid", "That is not a valid model name.")
+    try:
+        model = model_name(frame.get("model"), optional=True)
+    except ValueError as exc:
+        raise FrameError("invalid", str(exc)) from None
     return ChatRequest(content="", model=model, client_id="", format=parse_format(frame.get("format")))
 
 

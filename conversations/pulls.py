@@ -21,8 +21,9 @@ from typing import Any, Literal, TypedDict
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from conversations import events, model_info
-from conversations.ollama import OllamaError, get_client
+from conversations.chat import events
+from conversations.ollama import catalog
+from conversations.ollama.client import OllamaError, full_name, get_client
 
 logger = logging.getLogger(__name__)
 
@@ -124,12 +125,6 @@ _claims: dict[str, str] = {}
 _starting: set[asyncio.Task[None]] = set()
 
 
-def full_name(model: str) -> str:
-    """`llama3.2` means `llama3.2:latest`, as in /api/tags."""
-    model = model.strip()
-    return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
-
-
 def _key(model: str) -> str:
     return full_name(model).lower()
 
@@ -219,7 +214,7 @@ async def _run(pull: Pull) -> None:
         pull.finished_at = time.monotonic()
         # What Ollama has changed: the badges and details must be read again,
         # here and (before the pages hear of it) on every other worker.
-        model_info.forget()
+        catalog.forget()
         try:
             await get_channel_layer().group_send(CONTROL_GROUP, {"type": "pulls.changed"})
         except Exception:
@@ -343,7 +338,7 @@ class _Listener:
                     question.add(event)
                 return
             case "pulls.changed":
-                model_info.forget()
+                catalog.forget()
                 return
         answer = _answer(event)
         if answer is None:

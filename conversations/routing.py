@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations.consumers import ChatConsumer
+from conversations.chat.consumer import ChatConsumer
 from conversations.model_consumers import ModelsConsumer
 
 websocket_urlpatterns = [

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from conversations.liveness import running
+from conversations.chat.liveness import running
 
 logger = logging.getLogger(__name__)
 

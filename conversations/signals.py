@@ -17,10 +17,10 @@ from django.db.backends.signals import connection_created
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from conversations import events
+from conversations.chat import events
 from conversations.images import delete_files
 from conversations.models import Conversation, Image
-from conversations.socket_base import user_group
+from conversations.sockets import user_group
 
 
 @receiver(post_delete, sender=Image)

@@ -17,21 +17,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from conversations import (
-    events,
-    images,
-    liveness,
-    model_info,
-    replies,
-    shutdown,
-    sidebar,
-    structured,
-    timeline,
-)
+from conversations import images, shutdown, sidebar
+from conversations.chat import events, liveness, replies, timeline
 from conversations.http import answers_bad_requests, read_json, read_json_object
 from conversations.models import Conversation, Image, Preferences, SavedSchema
-from conversations.ollama import OllamaError, get_client
-from conversations.protocol import MODEL_NAME
+from conversations.ollama import catalog
+from conversations.ollama.client import OllamaError, get_client, model_name
+from conversations.structured import formats
 
 
 @login_not_required
@@ -110,9 +102,10 @@ def conversation(request: HttpRequest, conversation_id: uuid.UUID) -> HttpRespon
 @answers_bad_requests
 def new_conversation(request: HttpRequest) -> JsonResponse:
     data = read_json(request) if request.body else {}
-    model = data.get("model") if isinstance(data, dict) else None
-    if model is not None and (not isinstance(model, str) or not MODEL_NAME.match(model)):
-        return JsonResponse({"error": "That is not a valid model name."}, status=400)
+    try:
+        model = model_name(data.get("model") if isinstance(data, dict) else None, optional=True)
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
     defaults = Preferences.objects.filter(user=request.user).first() or Preferences()
     conversation = Conversation.objects.create(
         owner=request.user,
@@ -140,7 +133,7 @@ async def models(request: HttpRequest) -> JsonResponse:
     if not user.is_authenticated:  # async views: check here as well
         return JsonResponse({"error": "Sign in first."}, status=401)
     try:
-        return JsonResponse({"models": await model_info.installed(get_client())})
+        return JsonResponse({"models": await catalog.installed(get_client())})
     except OllamaError as exc:
         return JsonResponse(
             {"error": {"code": exc.kind, "message": exc.message}, "host": settings.OLLAMA_HOST},
@@ -215,8 +208,8 @@ def schemas(request: HttpRequest) -> JsonResponse:
     if not isinstance(data.get("schema"), dict):
         return JsonResponse({"error": "The schema must be a JSON object."}, status=400)
     try:
-        schema = structured.check_format(data["schema"])
-    except structured.SchemaRejected as exc:
+        schema = formats.check_format(data["schema"])
+    except formats.SchemaRejected as exc:
         return JsonResponse({"error": exc.message}, status=400)
     entry, created = SavedSchema.objects.update_or_create(
         owner=request.user, name=name.strip(), defaults={"schema": schema}

@@ -21,8 +21,9 @@ from django.db import connections
 from django.test import Client
 from PIL import Image as Pillow
 
-from conversations import liveness, model_info
+from conversations.chat import liveness
 from conversations.models import Conversation
+from conversations.ollama import catalog
 from tests.fake_ollama import FakeOllama
 from tests.live_server import (
     POSTGRES_URL,
@@ -96,7 +97,7 @@ def _test_settings(settings, tmp_path):
     }
     # Each test runs on its own event loop: start with a fresh in-memory layer.
     channel_layers.backends.clear()
-    model_info.forget()
+    catalog.forget()
     yield
     liveness.running.clear()
 

@@ -67,7 +67,7 @@ async def test_a_deleted_conversation_while_streaming_does_not_crash_the_reply(o
     client = await sync_to_async(signed_in)(alice)
     assert (await sync_to_async(client.post)(f"/c/{conversation.pk}/delete/")).status_code == 204
     await wait_for(lambda: not Message.objects.exists())
-    from conversations import liveness
+    from conversations.chat import liveness
 
     await wait_for(lambda: conversation.pk not in liveness.running)
 

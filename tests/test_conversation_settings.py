@@ -59,7 +59,7 @@ async def test_only_the_options_that_are_set_reach_ollama(ollama, alice, convers
 
 @pytest.mark.django_db
 def test_keep_alive_in_seconds_is_sent_as_a_number(alice, conversation):
-    from conversations.history import build_chat_request
+    from conversations.chat.prompt import build_chat_request
 
     client = signed_in(alice)
     assert post_json(client, f"/c/{conversation.pk}/settings/", {"keep_alive": "300"}).status_code == 200

@@ -67,12 +67,12 @@ async def test_a_flood_of_bad_frames_fails_none_of_another_users_chats(ollama, a
 async def test_an_unexpected_failure_handling_a_frame_is_an_error_frame_not_a_close(
     ollama, alice, conversation, monkeypatch, caplog
 ):
-    from conversations import consumers
+    from conversations.chat import consumer
 
     async def broken(self, after):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(consumers.ChatConsumer, "sync", broken)
+    monkeypatch.setattr(consumer.ChatConsumer, "sync", broken)
     socket = await open_socket(alice, conversation.pk)
     await send(socket, type="sync", after=None)
     frame = await socket.receive_json_from(timeout=5)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from conversations.group_commit import GroupCommit
+from conversations.chat.group_commit import GroupCommit
 
 
 class Refused(Exception):

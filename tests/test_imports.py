@@ -410,7 +410,7 @@ async def test_the_sweeper_removes_an_abandoned_import_without_waiting_for_the_n
 
     from asgiref.sync import sync_to_async
 
-    from conversations import liveness
+    from conversations.chat import liveness
 
     settings.REPLY_CHECKPOINT_SECONDS = 0.02
     old = await sync_to_async(staged)(alice, since=timezone.now() - timedelta(hours=2))

@@ -93,7 +93,7 @@ def test_keep_alive_out_of_range_is_refused(alice, conversation, keep_alive):
     ("keep_alive", "sent"), [("-1", -1), ("1h30m", "1h30m"), ("8784h", "8784h"), ("0", 0)]
 )
 def test_keep_alive_within_range_is_kept(alice, conversation, keep_alive, sent):
-    from conversations.history import build_chat_request
+    from conversations.chat.prompt import build_chat_request
 
     client = signed_in(alice)
     response = client.post(
@@ -106,7 +106,7 @@ def test_keep_alive_within_range_is_kept(alice, conversation, keep_alive, sent):
 
 
 def test_a_bad_keep_alive_stored_earlier_is_left_out_rather_than_failing_every_reply(alice, conversation):
-    from conversations.history import build_chat_request
+    from conversations.chat.prompt import build_chat_request
 
     Conversation.objects.filter(pk=conversation.pk).update(keep_alive="nan")
     conversation.refresh_from_db()

@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from conversations.ollama import OllamaClient, OllamaError
+from conversations.ollama.client import OllamaClient, OllamaError
 from tests.conftest import closed_port_url
 from tests.fake_ollama import running_model
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conversations.ollama import OllamaClient, OllamaError
+from conversations.ollama.client import OllamaClient, OllamaError
 
 
 def client_answering(*pieces: bytes) -> OllamaClient:

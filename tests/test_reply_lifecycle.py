@@ -7,7 +7,7 @@ import uuid
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations import liveness, replies
+from conversations.chat import liveness, replies
 from conversations.models import Message
 from tests.conftest import open_socket, receive_until, send
 from tests.test_images import image_bytes, upload
@@ -112,7 +112,7 @@ def test_figures_ollama_sends_out_of_range_are_stored_as_unknown(conversation):
 def test_the_history_replayed_keeps_messages_that_share_a_timestamp(conversation):
     from django.utils import timezone
 
-    from conversations.history import build_chat_request
+    from conversations.chat.prompt import build_chat_request
 
     moment = timezone.now()
     older = [

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from conversations.models import Conversation, Message, SavedSchema
-from conversations.structured import SchemaRejected, check_format, evaluate
+from conversations.structured.formats import SchemaRejected, check_format, evaluate
 from tests.conftest import open_socket, post_json, receive_until, send, signed_in
 
 # Python's re tries every way of splitting the a's between the groups before it gives up.

@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db.models.signals import post_delete
 from django.test import Client
 
-from conversations import liveness, signals
+from conversations import signals
+from conversations.chat import liveness
 from conversations.models import Conversation, Message
 from tests.conftest import open_path, open_socket, receive_until, send, signed_in, wait_for
 

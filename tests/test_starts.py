@@ -9,9 +9,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from conversations.chat.replies import ReplyRefused
+from conversations.chat.starts import NewQuestion, StartedReply, start_new_replies
 from conversations.models import Conversation, Image, Message
-from conversations.replies import ReplyRefused
-from conversations.starts import NewQuestion, StartedReply, start_new_replies
 from tests.conftest import open_socket, receive_until, send
 from tests.test_images import image_bytes, upload
 

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from conversations.models import Message, SavedSchema
-from conversations.schema_form import render_form
-from conversations.structured import SchemaRejected, check_format, evaluate
+from conversations.structured.form import render_form
+from conversations.structured.formats import SchemaRejected, check_format, evaluate
 from tests.conftest import open_socket, receive_until, send
 
 PERSON = {

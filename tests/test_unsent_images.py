@@ -19,9 +19,9 @@ from django.db.models.signals import post_delete
 from django.utils import timezone
 
 from conversations import housekeeping, images
+from conversations.chat.replies import ReplyRefused
+from conversations.chat.starts import NewQuestion, start_new_replies
 from conversations.models import Image, Message
-from conversations.replies import ReplyRefused
-from conversations.starts import NewQuestion, start_new_replies
 from tests.conftest import signed_in, wait_for
 from tests.test_images import files_under, image_bytes, removed_by, upload
 

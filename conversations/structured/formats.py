@@ -1,34 +1,18 @@
-"""Structured output: checking a user's JSON Schema, and judging a reply against it."""
+"""Structured output: a user's `format` checked, a finished reply judged against it, a stored result read back."""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, TypedDict
+from typing import Any
 
 from conversations import json_input
+from conversations.structured.errors import Problem, Result, SchemaRejected
 
 logger = logging.getLogger(__name__)
 
 MAX_SCHEMA_BYTES = 64 * 1024
 MAX_SCHEMA_DEPTH = 100  # nested objects and lists; jsonschema checks a schema recursively
-
-
-class SchemaRejected(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class Problem(TypedDict):
-    path: str
-    message: str
-
-
-class Result(TypedDict):
-    valid: bool
-    data: Any
-    errors: list[Problem]
 
 
 def check_format(value: Any) -> str | dict[str, Any] | None:
@@ -43,9 +27,9 @@ def check_format(value: Any) -> str | dict[str, Any] | None:
         raise SchemaRejected(f"The schema is nested too deeply (the limit is {MAX_SCHEMA_DEPTH} levels).")
     if len(json.dumps(value)) > MAX_SCHEMA_BYTES:
         raise SchemaRejected(f"The schema is too large (the limit is {MAX_SCHEMA_BYTES // 1024} KB).")
-    from conversations import schema_rules  # jsonschema, loaded when first needed
+    from conversations.structured import rules  # jsonschema, loaded when first needed
 
-    schema_rules.check_schema(value)
+    rules.check_schema(value)
     return value
 
 
@@ -78,9 +62,9 @@ def evaluate(content: str, format: str | dict[str, Any]) -> Result:
         return {"valid": True, "data": data, "errors": []}
     try:
         check_format(format)
-        from conversations import schema_rules  # jsonschema, loaded when first needed
+        from conversations.structured import rules  # jsonschema, loaded when first needed
 
-        errors = schema_rules.problems(format, data)
+        errors = rules.problems(format, data)
     except SchemaRejected as exc:
         return {**_schema_problem(f"The schema could not be applied: {exc.message}"), "data": data}
     except Exception:  # jsonschema tripping over an odd schema must not cost the reply its save

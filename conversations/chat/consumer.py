@@ -7,14 +7,14 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from conversations import events, generation, liveness, replies, timeline
+from conversations.chat import events, generation, liveness, replies, timeline
 from conversations.protocol import (
     parse_chat_frame,
     parse_message_id,
     parse_regenerate_frame,
     parse_sync_frame,
 )
-from conversations.socket_base import FrameError, JsonSocket, error_frame
+from conversations.sockets import FrameError, JsonSocket, error_frame
 
 
 class ChatConsumer(JsonSocket):

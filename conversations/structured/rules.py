@@ -1,11 +1,11 @@
 """JSON Schema rules, through the jsonschema package: checking a schema, and validating data against it.
 
-structured.py imports this module when a schema is first used: jsonschema and
+formats.py imports this module when a schema is first used: jsonschema and
 its registries take about 10 MB that a worker whose users never ask for
 structured output need not hold.
 
 Data is validated by each draft's rules with the keywords that match users'
-patterns run by RE2 (schema_keywords.py). jsonschema switches to its own class
+patterns run by RE2 (keywords.py). jsonschema switches to its own class
 for a draft, with Python's re, whenever it enters an object that declares
 $schema; so a $schema below the top is refused, the top one is set aside once it
 has chosen the draft, and references reach only the user's schema, never the
@@ -24,24 +24,24 @@ from jsonschema.validators import extend, validator_for
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 
-from conversations import schema_keywords, schema_patterns
-from conversations.schema_walk import objects_in
-from conversations.structured import Problem, SchemaRejected
+from conversations.structured import keywords, patterns
+from conversations.structured.errors import Problem, SchemaRejected
+from conversations.structured.walk import objects_in
 
 SPECIFICATIONS = {
     Draft7Validator: referencing.jsonschema.DRAFT7,
     Draft202012Validator: referencing.jsonschema.DRAFT202012,
 }
 _RE2_KEYWORDS = {
-    "pattern": schema_keywords.pattern,
-    "patternProperties": schema_keywords.patternProperties,
-    "additionalProperties": schema_keywords.additionalProperties,
+    "pattern": keywords.pattern,
+    "patternProperties": keywords.patternProperties,
+    "additionalProperties": keywords.additionalProperties,
 }
 WITH_RE2 = {
     Draft7Validator: extend(Draft7Validator, _RE2_KEYWORDS),
     Draft202012Validator: extend(
         Draft202012Validator,
-        {**_RE2_KEYWORDS, "unevaluatedProperties": schema_keywords.unevaluatedProperties},
+        {**_RE2_KEYWORDS, "unevaluatedProperties": keywords.unevaluatedProperties},
     ),
 }
 
@@ -50,7 +50,7 @@ def _schema_formats(draft: type) -> FormatChecker:
     """The draft's format checks for a schema, with "regex" compiled by RE2 rather than Python's re."""
     checker = FormatChecker(formats=())
     checker.checkers = {**draft.FORMAT_CHECKER.checkers}
-    checker.checks("regex", raises=SchemaRejected)(schema_patterns.is_pattern)
+    checker.checks("regex", raises=SchemaRejected)(patterns.is_pattern)
     return checker
 
 
@@ -62,7 +62,7 @@ def check_schema(schema: dict[str, Any]) -> None:
     inside it, with $schema only at the top, and patterns RE2 can run within the limits."""
     validator = _validator_class(schema)
     _check_one_dialect(schema)
-    schema_patterns.check_patterns(schema)
+    patterns.check_patterns(schema)
     try:
         validator.check_schema(schema, format_checker=SCHEMA_FORMATS[validator])
     except SchemaError as exc:
@@ -74,7 +74,7 @@ def problems(schema: dict[str, Any], data: Any) -> list[Problem]:
     """Where `data` breaks a checked `schema`, by JSON path; if it cannot be applied, SchemaRejected."""
     try:
         validator = _validator(schema)
-        with schema_patterns.one_check():
+        with patterns.one_check():
             return [
                 {"path": error.json_path, "message": error.message}
                 for error in sorted(validator.iter_errors(data), key=lambda error: list(map(str, error.path)))

@@ -1,4 +1,4 @@
-"""What each installed model can do, from Ollama's /api/show, cached briefly."""
+"""What the installed models can do (/api/show, cached briefly) and what is loaded (/api/ps, shaped once)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import Any
 
-from conversations.ollama import OllamaClient, OllamaError
+from conversations.ollama.client import OllamaClient, OllamaError, full_name
 
 CACHE_SECONDS = 60.0
 # Vision models of Ollama versions that predate the capabilities list.
@@ -83,3 +83,26 @@ async def installed(client: OllamaClient) -> list[dict[str, Any]]:
             }
         )
     return sorted(entries, key=lambda entry: entry["name"])
+
+
+async def running(client: OllamaClient) -> list[dict[str, Any]]:
+    """The models loaded in memory, as the pages show them."""
+    return [
+        {
+            "name": model.get("name") or model.get("model") or "",
+            "size": model.get("size"),
+            "size_vram": model.get("size_vram"),
+            "expires_at": model.get("expires_at") or "",
+            "context_length": model.get("context_length"),
+        }
+        for model in await client.ps()
+    ]
+
+
+async def loaded_context(client: OllamaClient, model: str) -> int | None:
+    """The context length `model` runs with now, if it is loaded (often far below its maximum)."""
+    wanted = full_name(model).lower()
+    for entry in await running(client):
+        if entry["name"].lower() == wanted and entry["context_length"]:
+            return int(entry["context_length"])
+    return None

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from conversations.models import Conversation, Message
 from conversations.protocol import MessageData, message_data, reply_versions
-from conversations.structured import evaluate
+from conversations.structured.formats import evaluate
 
 # Decides whether a reply marked "streaming" still has a live writer somewhere.
 IsAlive = Callable[[Message], bool]

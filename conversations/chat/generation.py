@@ -20,11 +20,12 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from conversations import events, liveness, model_info, replies, starts, titles
-from conversations.group_commit import GroupCommit
-from conversations.liveness import running
+from conversations.chat import events, liveness, replies, starts, titles
+from conversations.chat.group_commit import GroupCommit
+from conversations.chat.liveness import running
 from conversations.models import Message
-from conversations.ollama import OllamaError, get_client
+from conversations.ollama import catalog
+from conversations.ollama.client import OllamaError, get_client
 from conversations.protocol import MessageData
 
 logger = logging.getLogger(__name__)
@@ -130,9 +131,9 @@ async def _check_vision(conversation_id: uuid.UUID, model: str) -> None:
         return  # starting the reply says "choose a model"
     client = get_client()
     try:
-        if await model_info.can_see(client, model):
+        if await catalog.can_see(client, model):
             return
-        installed = await model_info.installed(client)
+        installed = await catalog.installed(client)
     except OllamaError:
         return  # the reply itself will report Ollama's state
     seeing = [entry["name"] for entry in installed if "vision" in entry["capabilities"]]
@@ -148,7 +149,7 @@ async def _without_images_for_blind_model(payload: dict[str, Any]) -> dict[str, 
     if not any("images" in message for message in payload["messages"]):
         return payload
     try:
-        if await model_info.can_see(get_client(), payload["model"]):
+        if await catalog.can_see(get_client(), payload["model"]):
             return payload
     except OllamaError:
         return payload  # the reply itself will report Ollama's state

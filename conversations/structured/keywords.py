@@ -1,4 +1,4 @@
-"""jsonschema's keywords that match users' patterns, with RE2 (schema_patterns.search) instead of re.
+"""jsonschema's keywords that match users' patterns, with RE2 (patterns.search) instead of re.
 
 They mirror jsonschema 4.26's `_keywords.py` and `_utils.py`: `pattern`,
 `patternProperties`, and `additionalProperties` and `unevaluatedProperties`,
@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 
-from conversations.schema_patterns import Unmatchable, search, shown
+from conversations.structured.patterns import Unmatchable, search, shown
 
 _JUDGE_UNEVALUATED = Draft202012Validator.VALIDATORS["unevaluatedProperties"]
 

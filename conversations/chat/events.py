@@ -13,7 +13,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from conversations import timeline
+from conversations.chat import timeline
 
 # Every Models page socket, on any worker, is in PULLS_GROUP and sees every pull.
 # Each worker's pull listener is in PULLS_CONTROL_GROUP: requests about pulls go

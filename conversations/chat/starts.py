@@ -17,10 +17,8 @@ from typing import Any, Literal
 from django.db import transaction
 from django.utils import timezone
 
-from conversations.history import build_chat_request, build_chat_requests
-from conversations.models import Conversation, Image, Message
-from conversations.protocol import MessageData, message_data, reply_versions
-from conversations.replies import (
+from conversations.chat.prompt import build_chat_request, build_chat_requests
+from conversations.chat.replies import (
     BUSY,
     DELETED,
     IsAlive,
@@ -29,7 +27,9 @@ from conversations.replies import (
     lock_conversation,
     sweep,
 )
-from conversations.titles import first_words
+from conversations.chat.titles import first_words
+from conversations.models import Conversation, Image, Message
+from conversations.protocol import MessageData, message_data, reply_versions
 
 # "regenerate": another answer to the last question; "edit": a changed last
 # question and a new answer to it.

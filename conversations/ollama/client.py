@@ -1,9 +1,13 @@
-"""HTTP to Ollama and nothing else: the client, chunk parsing and OllamaError."""
+"""HTTP to Ollama and nothing else: the client, chunk parsing, OllamaError, and Ollama's rules for model names.
+
+It knows no Django model; everything that talks to Ollama goes through it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -13,6 +17,29 @@ from typing import Any, Literal
 import httpx
 
 from conversations.json_input import storable
+
+# Ollama's model names, [host/][namespace/]model[:tag]: what is worth asking Ollama about.
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,199}$")
+INVALID_MODEL_NAME = "That is not a valid model name."
+
+
+def model_name(value: Any, *, optional: bool = False) -> str:
+    """`value` as a model name, without surrounding spaces; ValueError(INVALID_MODEL_NAME) if it is not one.
+
+    With `optional`, None and "" are "" (no model chosen).
+    """
+    if optional and value in (None, ""):
+        return ""
+    if not isinstance(value, str) or not MODEL_NAME.match(value.strip()):
+        raise ValueError(INVALID_MODEL_NAME)
+    return value.strip()
+
+
+def full_name(model: str) -> str:
+    """`llama3.2` means `llama3.2:latest`, as /api/tags and /api/ps name it."""
+    model = model.strip()
+    return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
+
 
 ErrorKind = Literal["unreachable", "model_not_found", "upstream", "bad_stream", "timeout"]
 

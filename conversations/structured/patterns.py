@@ -18,8 +18,8 @@ from typing import Any
 
 import re2
 
-from conversations.schema_walk import objects_in
-from conversations.structured import SchemaRejected
+from conversations.structured.errors import SchemaRejected
+from conversations.structured.walk import objects_in
 
 MAX_PATTERN_CHARS = 1_000
 MAX_PATTERNS = 200

@@ -21,7 +21,8 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from conversations import events, imports, replies
+from conversations import imports
+from conversations.chat import events, replies
 from conversations.models import Message
 
 logger = logging.getLogger(__name__)
