@@ -20,8 +20,8 @@ from django.utils.html import format_html, format_html_join
 from conversations import exports, json_input
 from conversations.models import Conversation, Image, Message, Preferences, SavedSchema
 from conversations.options import InvalidSettings, clean_settings
-from conversations.protocol import structured_html
 from conversations.sign_in import AdminSignInForm
+from conversations.structured.form import result_form
 from conversations.structured.formats import SchemaRejected, check_format, stored_result
 from conversations.views import image_file_response
 
@@ -58,7 +58,10 @@ def structured_result(message: Message) -> str:
     )
     verdict = "Valid" if result["valid"] else "Not valid"
     return format_html(
-        "<p><strong>{}</strong></p><ul>{}</ul>{}", verdict, errors, structured_html(message) or ""
+        "<p><strong>{}</strong></p><ul>{}</ul>{}",
+        verdict,
+        errors,
+        result_form(message.format, message.structured, id_prefix=f"sf-{message.pk}"),
     )
 
 

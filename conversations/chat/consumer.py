@@ -8,7 +8,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from conversations.chat import events, generation, liveness, replies, timeline
-from conversations.protocol import (
+from conversations.chat.frames import (
     parse_chat_frame,
     parse_message_id,
     parse_regenerate_frame,

@@ -23,10 +23,10 @@ from django.conf import settings
 from conversations.chat import events, liveness, replies, starts, titles
 from conversations.chat.group_commit import GroupCommit
 from conversations.chat.liveness import running
+from conversations.chat.timeline import MessageData
 from conversations.models import Message
 from conversations.ollama import catalog
 from conversations.ollama.client import OllamaError, get_client
-from conversations.protocol import MessageData
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from django.db import transaction
 from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 
+from conversations.chat.timeline import MessageData, message_data, reply_versions
 from conversations.models import Conversation, Message
-from conversations.protocol import MessageData, message_data, reply_versions
 from conversations.structured.formats import evaluate
 
 # Decides whether a reply marked "streaming" still has a live writer somewhere.

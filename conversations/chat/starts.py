@@ -27,9 +27,9 @@ from conversations.chat.replies import (
     lock_conversation,
     sweep,
 )
+from conversations.chat.timeline import MessageData, message_data, reply_versions
 from conversations.chat.titles import first_words
 from conversations.models import Conversation, Image, Message
-from conversations.protocol import MessageData, message_data, reply_versions
 
 # "regenerate": another answer to the last question; "edit": a changed last
 # question and a new answer to it.

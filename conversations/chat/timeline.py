@@ -1,14 +1,99 @@
-"""Reading a conversation's messages for the page and for reconnecting tabs."""
+"""A conversation's messages as the page and reconnecting tabs get them: read, paged, serialised."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db.models import Q, QuerySet
 
-from conversations.models import Message
-from conversations.protocol import MessageData, message_data, reply_versions
+from conversations.images import image_data
+from conversations.markdown import render_markdown
+from conversations.models import Image, Message
+from conversations.structured.form import result_form
+from conversations.structured.formats import stored_result
+
+
+class MessageData(TypedDict):
+    id: str
+    role: str
+    model: str
+    content: str
+    thinking: str
+    html: str
+    status: str
+    error: str
+    created: str
+    stats: dict[str, Any] | None
+    images: list[dict[str, Any]]
+    format: str | dict[str, Any] | None
+    structured: dict[str, Any] | None
+    structured_html: str
+    version: int
+    versions: int
+    version_ids: list[str]
+
+
+def message_data(
+    message: Message, images: list[Image] | None = None, version_ids: list[str] | None = None
+) -> MessageData:
+    """A message as frames carry it.
+
+    Pass `images` (or prefetch "images") to avoid a query. `version_ids` are the
+    ids of all the replies of the exchange, oldest version first (shown as
+    "< 2/3 >" and used to switch between them).
+    """
+    version_ids = version_ids if version_ids is not None else [str(message.pk)]
+    stats = None
+    if message.eval_count is not None or message.done_reason:
+        stats = {
+            "done_reason": message.done_reason,
+            "prompt_eval_count": message.prompt_eval_count,
+            "eval_count": message.eval_count,
+            "total_duration": message.total_duration,
+            "load_duration": message.load_duration,
+            "prompt_eval_duration": message.prompt_eval_duration,
+            "eval_duration": message.eval_duration,
+            "tokens_per_second": message.tokens_per_second,
+        }
+    is_reply = message.role == Message.Role.ASSISTANT
+    return {
+        "id": str(message.pk),
+        "role": message.role,
+        "model": message.model,
+        "content": message.content,
+        "thinking": message.thinking,
+        "html": render_markdown(message.content) if is_reply and message.is_final else "",
+        "status": message.status,
+        "error": message.error,
+        "created": message.created_at.isoformat(),
+        "stats": stats,
+        "images": [image_data(image) for image in (message.images.all() if images is None else images)]
+        if message.role == Message.Role.USER
+        else [],
+        "format": message.format,
+        "structured": stored_result(message.structured),
+        "structured_html": result_form(message.format, message.structured, id_prefix=f"sf-{message.pk}"),
+        "version": message.version,
+        "versions": len(version_ids) if is_reply else 1,
+        "version_ids": version_ids if is_reply else [],
+    }
+
+
+def reply_versions(conversation_id: Any, exchanges: set[Any]) -> dict[Any, list[str]]:
+    """The reply ids of each exchange of a conversation, oldest version first, in one query."""
+    grouped: dict[Any, list[str]] = {}
+    rows = (
+        Message.objects.filter(
+            conversation_id=conversation_id, exchange__in=exchanges, role=Message.Role.ASSISTANT
+        )
+        .order_by("version", "created_at")
+        .values_list("exchange", "pk")
+    )
+    for exchange, pk in rows if exchanges else []:
+        grouped.setdefault(exchange, []).append(str(pk))
+    return grouped
+
 
 PAGE_SIZE = 50
 # A page of messages is also cut by size: a page of long replies (with their

@@ -9,9 +9,19 @@ from typing import Any
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from conversations.structured.formats import stored_result
+
 MISSING = object()
 LONG_TEXT = 80
 MAX_DEPTH = 20  # nested fieldsets; deeper values (a recursive $ref, say) are shown as raw JSON
+
+
+def result_form(format: Any, stored: Any, *, id_prefix: str) -> str:
+    """The form of a structured reply's data, from its `format` and stored result; "" when there is none."""
+    result = stored_result(stored)
+    if not result or result["data"] is None or not isinstance(format, dict):
+        return ""
+    return render_form(format, result["data"], id_prefix=id_prefix)
 
 
 def render_form(schema: Any, data: Any, *, id_prefix: str) -> SafeString:
