@@ -21,14 +21,16 @@ from typing import Any, Literal, TypedDict
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from conversations.chat import events
 from conversations.ollama import catalog
 from conversations.ollama.client import OllamaError, full_name, get_client
 
 logger = logging.getLogger(__name__)
 
-GROUP = events.PULLS_GROUP
-CONTROL_GROUP = events.PULLS_CONTROL_GROUP
+# Every Models page socket, on any worker, is in GROUP and sees every pull.
+# Each worker's pull listener is in CONTROL_GROUP: requests about pulls go
+# there, and the worker that runs a pull answers for it.
+GROUP = "pulls"
+CONTROL_GROUP = "pulls.control"
 PUBLISH_SECONDS = 0.1  # at most ten progress events a second per pull
 KEEP_FINISHED_SECONDS = 600.0
 # How long a question to the control group waits for answers. With Redis no

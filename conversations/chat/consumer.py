@@ -7,7 +7,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from conversations.chat import events, generation, liveness, replies, timeline
+from conversations.chat import events, liveness, replies, starts, timeline
 from conversations.chat.frames import (
     parse_chat_frame,
     parse_message_id,
@@ -56,7 +56,7 @@ class ChatConsumer(JsonSocket):
         match content.get("type"):
             case "chat" | "edit":
                 request = parse_chat_frame(content)
-                await generation.start(
+                await starts.start(
                     conversation_id=self.conversation_id,
                     content=request.content,
                     model=request.model,
@@ -67,7 +67,7 @@ class ChatConsumer(JsonSocket):
                 )
             case "regenerate":
                 request = parse_regenerate_frame(content)
-                await generation.start(
+                await starts.start(
                     conversation_id=self.conversation_id,
                     content="",
                     model=request.model,

@@ -3,7 +3,7 @@
 The task belongs to no socket. It publishes to the conversation's group, so any
 number of tabs (on any worker, with Redis) watch it, and it goes on when they
 all close. It listens for stop and sync requests on its own control channel.
-Only this module sends reply events to groups.
+chat/starts.py starts it; its events are built in chat/events.py.
 """
 
 from __future__ import annotations
@@ -13,15 +13,13 @@ import contextlib
 import logging
 import time
 import uuid
-import weakref
-from typing import Any, Literal
+from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from conversations.chat import events, liveness, replies, starts, titles
-from conversations.chat.group_commit import GroupCommit
+from conversations.chat import events, liveness, replies, titles
 from conversations.chat.liveness import running
 from conversations.chat.timeline import MessageData
 from conversations.models import Message
@@ -46,134 +44,6 @@ def frame_interval() -> float:
     return min(
         max(settings.REPLY_FRAME_SECONDS, len(running) / FRAMES_PER_SECOND_PER_PROCESS), MAX_FRAME_SECONDS
     )
-
-
-async def start(
-    *,
-    conversation_id: uuid.UUID,
-    content: str,
-    model: str,
-    client_id: str = "",
-    mode: Literal["new", "regenerate", "edit"] = "new",
-    image_ids: tuple[uuid.UUID, ...] = (),
-    format: str | dict[str, Any] | None = None,
-) -> None:
-    """Save the user's message, announce it and the reply, and start the reply task.
-
-    Raises replies.ReplyRefused (busy, no model, images for a model that cannot see).
-    """
-    if conversation_id in running:
-        raise replies.ReplyRefused("busy", replies.BUSY)
-    running[conversation_id] = None  # taken while the database decides
-    try:
-        if image_ids:
-            await _check_vision(conversation_id, model)
-        if mode == "new":
-            question = starts.NewQuestion(conversation_id, content, model, image_ids, format)
-            started = await _new_reply_starts().submit(question)
-        else:
-            started = await database_sync_to_async(starts.start_another_reply)(
-                conversation_id=conversation_id,
-                mode=mode,
-                is_alive=liveness.is_alive,
-                content=content,
-                model=model,
-                format=format,
-            )
-    except BaseException:
-        running.pop(conversation_id, None)
-        raise
-    await events.announce_interrupted(started.interrupted)
-    layer = get_channel_layer()
-    group = events.conversation_group(conversation_id)
-    if started.user_message is not None:
-        await layer.group_send(
-            group,
-            {
-                "type": "message.saved",
-                "message": started.user_message,
-                "client_id": client_id,
-                "title": started.title,
-            },
-        )
-    await layer.group_send(
-        group, {"type": "reply.started", "message": started.reply, "replaces": started.replaced}
-    )
-    generation = Generation(conversation_id=conversation_id, reply=started.reply, payload=started.payload)
-    running[conversation_id] = generation
-    generation.task = asyncio.create_task(generation.run(), name=f"reply-{started.reply['id']}")
-    liveness.ensure_checkpointer()
-
-
-_group_commits: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, GroupCommit[starts.NewQuestion, starts.StartedReply]
-] = weakref.WeakKeyDictionary()
-
-
-def _start_new_replies(
-    questions: list[starts.NewQuestion],
-) -> list[starts.StartedReply | replies.ReplyRefused]:
-    return starts.start_new_replies(questions, is_alive=liveness.is_alive)
-
-
-def _new_reply_starts() -> GroupCommit[starts.NewQuestion, starts.StartedReply]:
-    """This event loop's queue of new questions: those that arrive together start together."""
-    loop = asyncio.get_running_loop()
-    if loop not in _group_commits:
-        _group_commits[loop] = GroupCommit(_start_new_replies)
-    return _group_commits[loop]
-
-
-async def _check_vision(conversation_id: uuid.UUID, model: str) -> None:
-    """Refuse images for a model that cannot see, rather than let Ollama garble them."""
-    model = model or await database_sync_to_async(replies.conversation_model)(conversation_id=conversation_id)
-    if not model:
-        return  # starting the reply says "choose a model"
-    client = get_client()
-    try:
-        if await catalog.can_see(client, model):
-            return
-        installed = await catalog.installed(client)
-    except OllamaError:
-        return  # the reply itself will report Ollama's state
-    seeing = [entry["name"] for entry in installed if "vision" in entry["capabilities"]]
-    hint = f" Switch to a vision model such as {seeing[0]}." if seeing else (
-        " Pull a vision model first, for example `ollama pull llava`."
-    )  # fmt: skip
-    raise replies.ReplyRefused("model_cannot_see", f"{model} cannot see images.{hint}")
-
-
-async def _without_images_for_blind_model(payload: dict[str, Any]) -> dict[str, Any]:
-    """Earlier images are left out for a model that cannot see (after a switch of model):
-    Ollama fails on them, and the text of the conversation still makes sense."""
-    if not any("images" in message for message in payload["messages"]):
-        return payload
-    try:
-        if await catalog.can_see(get_client(), payload["model"]):
-            return payload
-    except OllamaError:
-        return payload  # the reply itself will report Ollama's state
-    messages = [
-        {key: value for key, value in message.items() if key != "images"} for message in payload["messages"]
-    ]
-    return {**payload, "messages": messages}
-
-
-async def generate_title(conversation_id: uuid.UUID) -> None:
-    """Ask the model for a short title after the first reply; keep the first words on failure."""
-    request = await database_sync_to_async(titles.title_candidate)(conversation_id=conversation_id)
-    if request is None:
-        return
-    try:
-        answer = await get_client().post_json("/api/chat", request, model=request["model"])
-    except OllamaError as exc:
-        logger.info("No title for %s: %s", conversation_id, exc.message)
-        return
-    title = titles.clean_generated_title(((answer or {}).get("message") or {}).get("content") or "")
-    if title and await database_sync_to_async(titles.save_generated_title)(
-        conversation_id=conversation_id, title=title
-    ):
-        await events.publish_title(conversation_id, title)
 
 
 class Generation:
@@ -242,7 +112,7 @@ class Generation:
         channel of this process (a socket's frame). If even telling it fails (the
         layer is full), cancelling is the lesser harm: the reply must be saved."""
         try:
-            await self.layer.send(control, {"type": "reply.finished"})
+            await self.layer.send(control, events.REPLY_FINISHED)
         except Exception:
             logger.warning("Could not tell the listener of reply %s to stop; cancelling it", self.reply_id)
             listener.cancel()
@@ -288,7 +158,7 @@ class Generation:
     async def _read(self) -> None:
         loop = asyncio.get_running_loop()
         waiting_since = loop.time()
-        payload = await _without_images_for_blind_model(self.payload)
+        payload = await catalog.without_images_unless_seeing(get_client(), self.payload)
         async for chunk in get_client().stream_chat(payload):
             if chunk.thinking:
                 self.pending_thinking.append(chunk.thinking)
@@ -310,18 +180,13 @@ class Generation:
         if error is not None and status == Message.Status.ERROR:
             await self.layer.group_send(
                 self.group,
-                {
-                    "type": "reply.error",
-                    "code": error.kind,
-                    "message": error.message,
-                    "message_id": str(self.reply_id),
-                },
+                events.reply_error(code=error.kind, message=error.message, message_id=str(self.reply_id)),
             )
         if message is None:  # not saved, or the conversation was deleted meanwhile
             return
-        await self.layer.group_send(self.group, {"type": "reply.done", "message": message})
+        await self.layer.group_send(self.group, events.reply_done(message))
         if status == Message.Status.COMPLETE and settings.GENERATE_TITLES:
-            _background(generate_title(self.conversation_id))
+            _background(titles.generate_title(self.conversation_id))
 
     # Frames: coalesced, at most one per kind every REPLY_FRAME_SECONDS ------
 
@@ -368,13 +233,7 @@ class Generation:
             self.seq += 1
             await self.layer.group_send(
                 self.group,
-                {
-                    "type": "reply.delta",
-                    "kind": kind,
-                    "message_id": self.reply["id"],
-                    "seq": self.seq,
-                    "content": delta,
-                },
+                events.reply_delta(kind=kind, message_id=self.reply["id"], seq=self.seq, content=delta),
             )
 
     # Saving the partial text, and the heartbeat that shows a writer is alive --
@@ -410,13 +269,9 @@ class Generation:
                 case "reply.finished":
                     return
 
-    def _snapshot(self) -> dict[str, Any]:
-        message = {
-            **self.reply,
-            "content": "".join(self.content),
-            "thinking": "".join(self.thinking),
-        }
-        return {"type": "reply.snapshot", "message": message, "seq": self.seq}
+    def _snapshot(self) -> events.ReplySnapshot:
+        message = {**self.reply, "content": "".join(self.content), "thinking": "".join(self.thinking)}
+        return events.reply_snapshot(message, seq=self.seq)
 
 
 _background_tasks: set[asyncio.Task[None]] = set()

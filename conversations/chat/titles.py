@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from typing import Any
 
+from channels.db import database_sync_to_async
+
+from conversations.chat import events
 from conversations.models import Conversation, Message
+from conversations.ollama.client import OllamaError, get_client
+
+logger = logging.getLogger(__name__)
 
 TITLE_CHARS = 60
 TITLE_PROMPT = (
@@ -25,11 +32,10 @@ def first_words(text: str) -> str:
 
 
 def title_request(*, model: str, first_message: str) -> dict[str, Any]:
-    """A small non-streaming /api/chat request asking the model for a title."""
+    """A small /api/chat request asking the model for a title (sent with stream false)."""
     return {
         "model": model,
         "messages": [{"role": "user", "content": TITLE_PROMPT + first_message[:2000]}],
-        "stream": False,
         "think": False,
         "options": {"num_predict": 24, "temperature": 0.2},
     }
@@ -73,3 +79,20 @@ def rename(*, conversation: Conversation, title: str) -> None:
     conversation.title = title
     conversation.title_source = Conversation.TitleSource.USER
     conversation.save(update_fields=["title", "title_source", "updated_at"])
+
+
+async def generate_title(conversation_id: uuid.UUID) -> None:
+    """Ask the model for a short title after the first reply; keep the first words on failure."""
+    request = await database_sync_to_async(title_candidate)(conversation_id=conversation_id)
+    if request is None:
+        return
+    try:
+        answer = await get_client().chat(request)
+    except OllamaError as exc:
+        logger.info("No title for %s: %s", conversation_id, exc.message)
+        return
+    title = clean_generated_title(((answer or {}).get("message") or {}).get("content") or "")
+    if title and await database_sync_to_async(save_generated_title)(
+        conversation_id=conversation_id, title=title
+    ):
+        await events.publish_title(conversation_id, title)

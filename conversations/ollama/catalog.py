@@ -106,3 +106,36 @@ async def loaded_context(client: OllamaClient, model: str) -> int | None:
         if entry["name"].lower() == wanted and entry["context_length"]:
             return int(entry["context_length"])
     return None
+
+
+async def vision_refusal(client: OllamaClient, model: str) -> str | None:
+    """Why images cannot go to `model` (it cannot see), naming a model that can; None if they can.
+
+    None too when Ollama cannot say: the reply itself will report Ollama's state.
+    """
+    try:
+        if await can_see(client, model):
+            return None
+        models = await installed(client)
+    except OllamaError:
+        return None
+    seeing = [entry["name"] for entry in models if "vision" in entry["capabilities"]]
+    if seeing:
+        return f"{model} cannot see images. Switch to a vision model such as {seeing[0]}."
+    return f"{model} cannot see images. Pull a vision model first, for example `ollama pull llava`."
+
+
+async def without_images_unless_seeing(client: OllamaClient, payload: dict[str, Any]) -> dict[str, Any]:
+    """A /api/chat request without its images if its model cannot see (after a switch of model):
+    Ollama fails on them, and the text of the conversation still makes sense."""
+    if not any("images" in message for message in payload["messages"]):
+        return payload
+    try:
+        if await can_see(client, payload["model"]):
+            return payload
+    except OllamaError:
+        return payload  # the reply itself will report Ollama's state
+    messages = [
+        {key: value for key, value in message.items() if key != "images"} for message in payload["messages"]
+    ]
+    return {**payload, "messages": messages}

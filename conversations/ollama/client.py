@@ -205,6 +205,13 @@ class OllamaClient:
                         "bad_stream", "Ollama closed the connection before the reply was finished."
                     )
 
+    async def chat(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST /api/chat with stream false: the whole answer as one object."""
+        answer = await self.post_json(
+            "/api/chat", {**payload, "stream": False}, model=payload.get("model", "")
+        )
+        return answer if isinstance(answer, dict) else {}
+
     async def get_json(self, path: str) -> Any:
         with self._translated("request"):
             response = await self._http.get(path)
