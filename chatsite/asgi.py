@@ -15,12 +15,13 @@ from chatsite.origins import SameOriginOnly  # noqa: E402
 from conversations import shutdown  # noqa: E402
 from conversations.chat.liveness import ensure_sweeper  # noqa: E402
 from conversations.housekeeping import ensure_housekeeping  # noqa: E402
-from conversations.routing import websocket_urlpatterns  # noqa: E402
+from conversations.routing import websocket_urlpatterns as chat_sockets  # noqa: E402
+from ollama_models.routing import websocket_urlpatterns as models_sockets  # noqa: E402
 
 router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SameOriginOnly(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginOnly(AuthMiddlewareStack(URLRouter(chat_sockets + models_sockets))),
     }
 )
 

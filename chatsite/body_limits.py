@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+
+from conversations.views.http import error_response
 
 # Room for the multipart framing and the CSRF field around an uploaded file.
 FORM_OVERHEAD = 64 * 1024
@@ -43,8 +45,8 @@ class BodyLimitMiddleware:
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse({"error": "The request's Content-Length is not a number."}, status=400)
+            return error_response("invalid", "The request's Content-Length is not a number.", 400)
         limit, message = body_limit(request.path)
         if declared > limit:
-            return JsonResponse({"error": message}, status=413)
+            return error_response("too_large", message, 413)
         return self.get_response(request)

@@ -28,8 +28,6 @@ from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
 
-from chatsite.body_limits import body_limit
-
 APPLICATION = "chatsite.asgi:application"
 
 
@@ -42,6 +40,8 @@ class LimitedRequest(WebRequest):
     _refused = False
 
     def gotLength(self, length: int | None) -> None:  # noqa: N802 (Twisted's name)
+        from chatsite.body_limits import body_limit  # the app's modules load once Django is set up
+
         # The request line is parsed (the channel holds its path); the body is not read yet.
         raw_path = getattr(self.channel, "_path", b"") or b""
         path = raw_path.split(b"?", 1)[0].decode("latin-1")
@@ -61,8 +61,10 @@ class LimitedRequest(WebRequest):
         super().handleContentChunk(data)
 
     def _refuse(self) -> None:
+        from conversations.views.http import error_body
+
         self._refused = True
-        body = json.dumps({"error": self._message}).encode()
+        body = json.dumps(error_body("too_large", self._message)).encode()
         head = (
             b"HTTP/1.1 413 Content Too Large\r\n"
             b"Content-Type: application/json\r\n"

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "channels",
     "axes",
     "conversations",
+    "ollama_models",
 ]
 
 MIDDLEWARE = [

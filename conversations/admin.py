@@ -17,13 +17,14 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from conversations import exports, json_input
+from conversations import json_input
 from conversations.models import Conversation, Image, Message, Preferences, SavedSchema
 from conversations.options import InvalidSettings, clean_settings
 from conversations.sign_in import AdminSignInForm
 from conversations.structured.form import result_form
 from conversations.structured.formats import SchemaRejected, check_format, stored_result
-from conversations.views import image_file_response
+from conversations.transfer import exports
+from conversations.views.images import image_file_response
 
 # The admin's sign-in refuses what the sign-in page refuses (conversations/sign_in.py).
 admin.site.login_form = AdminSignInForm

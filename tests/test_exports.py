@@ -14,6 +14,7 @@ from django.test import Client
 
 from conversations.models import Conversation, Image, Message
 from tests.conftest import png, signed_in
+from tests.helpers import error_message
 
 
 @pytest.mark.django_db
@@ -136,7 +137,7 @@ def test_a_malformed_import_explains_itself_and_creates_nothing(alice, settings,
 
     response = signed_in(alice).post("/c/import/", {"file": SimpleUploadedFile("x.json", content)})
 
-    assert response.status_code == 400 and message in response.json()["error"]
+    assert response.status_code == 400 and message in error_message(response)
     assert not Conversation.objects.exists() and not Message.objects.exists() and not Image.objects.exists()
     assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
 

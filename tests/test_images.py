@@ -15,6 +15,7 @@ from PIL import Image as Pillow
 
 from conversations.models import Conversation, Image, Message
 from tests.conftest import open_socket, receive_until, send
+from tests.helpers import error_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -143,7 +144,7 @@ def test_bad_uploads_are_refused_with_their_reason_and_leave_nothing(alice, sett
     status, body = upload(alice, data, name)
 
     assert status == 400
-    assert message in body["error"]
+    assert message in body["error"]["message"]
     assert not Image.objects.exists()
     assert files_under(Path(settings.MEDIA_ROOT)) == []
 
@@ -153,7 +154,7 @@ def test_an_image_over_the_size_limit_is_refused(alice, settings):
     status, body = upload(alice, image_bytes(size=(300, 300), color="blue") + b"\0" * 2000, "big.png")
 
     assert status in (400, 413)
-    assert "at most" in body["error"]
+    assert "at most" in body["error"]["message"]
     assert not Image.objects.exists() and files_under(Path(settings.MEDIA_ROOT)) == []
 
 
@@ -161,7 +162,7 @@ def test_an_upload_without_a_file_is_refused(alice):
     client = Client()
     client.force_login(alice)
     response = client.post("/images/", {})
-    assert response.status_code == 400 and response.json() == {"error": "Attach an image file."}
+    assert response.status_code == 400 and error_message(response) == "Attach an image file."
 
 
 def test_a_failure_while_saving_leaves_no_orphan_file(alice, settings, monkeypatch):

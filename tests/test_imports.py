@@ -15,9 +15,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from conversations import imports, sidebar
+from conversations import sidebar
 from conversations.models import Conversation, Image, Message
+from conversations.transfer import imports
 from tests.conftest import open_socket, png, signed_in
+from tests.helpers import error_message
 
 STARTED = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
@@ -49,7 +51,7 @@ def stored_files(settings) -> list[Path]:
 def assert_refused(response, expected: str, settings) -> None:
     assert response.status_code == 400, response.content[:300]
     assert response["Content-Type"] == "application/json"
-    assert expected in response.json()["error"], response.json()["error"]
+    assert expected in error_message(response), error_message(response)
     assert not Conversation.objects.exists() and not Message.objects.exists() and not Image.objects.exists()
     assert not stored_files(settings)
 
@@ -118,7 +120,7 @@ def test_a_request_over_the_size_limit_is_refused_before_it_is_parsed(alice, set
     content = export(message(0, role="assistant", content="x" * (settings.MAX_IMPORT_BYTES + 2**20)))
     response = upload(signed_in(alice), content)
     assert response.status_code == 413
-    assert response.json() == {"error": "An import may be at most 2.0 MB."}
+    assert error_message(response) == "An import may be at most 2.0 MB."
     assert not Conversation.objects.exists() and not stored_files(settings)
 
 

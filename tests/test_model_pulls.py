@@ -9,7 +9,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.test import AsyncClient
 
-from conversations import pulls
+from ollama_models import pulls
 from tests.conftest import open_path, receive_until, send
 
 

@@ -10,6 +10,7 @@ from django.test import Client
 
 from tests.conftest import closed_port_url
 from tests.fake_ollama import running_model
+from tests.helpers import error_message, error_of
 
 
 def post(client: Client, url: str, data: object) -> HttpResponse:
@@ -42,7 +43,7 @@ def test_staff_see_the_pull_form_and_others_do_not(client, alice, admin):
 @pytest.mark.django_db
 def test_it_lists_installed_models_with_badges_fresh_each_time(client, alice, ollama):
     client.force_login(alice)
-    models = client.get("/models/installed/").json()["models"]
+    models = client.get("/api/models/").json()["models"]
     assert [m["name"] for m in models] == ["llama3.2:latest", "llava:7b", "qwen3:8b"]
     assert models[0] == {
         "name": "llama3.2:latest",
@@ -57,9 +58,9 @@ def test_it_lists_installed_models_with_badges_fresh_each_time(client, alice, ol
     assert models[2]["capabilities"] == ["completion", "tools", "thinking"]
 
     ollama.models.pop()
-    assert len(client.get("/models/installed/").json()["models"]) == 2  # /api/tags is not cached
+    assert len(client.get("/api/models/").json()["models"]) == 2  # /api/tags is not cached
     shows = len(ollama.requests_to("/api/show"))
-    client.get("/models/installed/")
+    client.get("/api/models/")
     assert len(ollama.requests_to("/api/show")) == shows  # the badges are
 
 
@@ -75,7 +76,7 @@ def test_it_reports_ollamas_version_or_that_it_is_unreachable(client, alice, oll
     settings.OLLAMA_HOST = closed_port_url()
     status = client.get("/models/status/").json()
     assert status["reachable"] is False and "Cannot reach Ollama" in status["error"]
-    response = client.get("/models/installed/")
+    response = client.get("/api/models/")
     assert response.status_code == 502 and response.json()["error"]["code"] == "unreachable"
 
 
@@ -126,7 +127,7 @@ def test_load_refuses_bad_input_and_reports_unknown_models(client, alice, ollama
     assert client.get("/models/load/").status_code == 405
     missing = post(client, "/models/unload/", {"model": "ghost"})
     assert missing.status_code == 404
-    assert missing.json()["error"] == {
+    assert error_of(missing) == {
         "code": "model_not_found",
         "message": "Ollama has no model named ghost.",
     }
@@ -135,13 +136,13 @@ def test_load_refuses_bad_input_and_reports_unknown_models(client, alice, ollama
 @pytest.mark.django_db
 def test_staff_delete_a_model(client, admin, ollama):
     client.force_login(admin)
-    client.get("/models/installed/")  # the badges are now cached
+    client.get("/api/models/")  # the badges are now cached
     response = post(client, "/models/delete/", {"model": "llava:7b"})
 
     assert response.status_code == 200 and response.json() == {"deleted": "llava:7b"}
     assert ollama.requests_to("/api/delete")[-1].method == "DELETE"
     assert ollama.requests_to("/api/delete")[-1].json == {"model": "llava:7b"}
-    assert [m["name"] for m in client.get("/models/installed/").json()["models"]] == [
+    assert [m["name"] for m in client.get("/api/models/").json()["models"]] == [
         "llama3.2:latest",
         "qwen3:8b",
     ]
@@ -155,7 +156,7 @@ def test_staff_copy_a_model_under_a_new_name(client, admin, ollama):
 
     assert response.status_code == 201
     assert ollama.requests_to("/api/copy")[-1].json == {"source": "llama3.2", "destination": "my-llama"}
-    models = {m["name"]: m for m in client.get("/models/installed/").json()["models"]}
+    models = {m["name"]: m for m in client.get("/api/models/").json()["models"]}
     assert models["my-llama:latest"]["capabilities"] == ["completion", "tools"]
     assert post(client, "/models/copy/", {"source": "ghost", "destination": "x"}).status_code == 404
     assert post(client, "/models/copy/", {"source": "llama3.2", "destination": ""}).status_code == 400
@@ -168,7 +169,7 @@ def test_only_staff_may_delete_or_copy(client, alice, ollama):
     deleted = post(client, "/models/delete/", {"model": "llava:7b"})
     copied = post(client, "/models/copy/", {"source": "llama3.2", "destination": "mine"})
 
-    assert deleted.status_code == 403 and deleted.json() == {"error": "Only staff can do that."}
+    assert deleted.status_code == 403 and error_message(deleted) == "Only staff can do that."
     assert copied.status_code == 403
     assert not ollama.requests_to("/api/delete") and not ollama.requests_to("/api/copy")
     assert ollama.find_model("llava:7b") is not None

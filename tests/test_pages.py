@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 
 from conversations.middleware import FirstRunMiddleware
 from conversations.models import Conversation, Message
+from tests.helpers import error_message, error_of
 
 pytestmark = pytest.mark.django_db
 
@@ -152,7 +153,7 @@ def test_new_conversation(client, alice):
 def test_new_conversation_rejects_bad_input(client, alice, body):
     client.force_login(alice)
     response = client.post("/c/new/", body, content_type="application/json")
-    assert response.status_code == 400 and response.json()["error"]
+    assert response.status_code == 400 and error_message(response)
     assert not Conversation.objects.exists()
 
 
@@ -196,7 +197,7 @@ def test_the_model_list_explains_an_unreachable_ollama(client, settings, alice):
     response = client.get("/api/models/")
 
     assert response.status_code == 502
-    assert response.json()["error"] == {
+    assert error_of(response) == {
         "code": "unreachable",
         "message": f"Cannot reach Ollama at http://127.0.0.1:{port}. Is it running? Start it with `ollama serve`.",
     }

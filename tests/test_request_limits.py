@@ -9,6 +9,7 @@ import socket
 
 import pytest
 
+from tests.helpers import error_message
 from tests.live_server import LiveServer, signed_in
 
 CHUNK = 64 * 1024
@@ -49,7 +50,9 @@ def test_an_anonymous_2gb_post_is_refused_before_its_body(server):
     status, body = status_and_body(raw)
 
     assert status == 413
-    assert body == {"error": "The request is too large (the limit is 1.0 MB)."}
+    assert body == {
+        "error": {"code": "too_large", "message": "The request is too large (the limit is 1.0 MB)."}
+    }
 
 
 def test_a_chunked_body_is_cut_off_at_the_limit(server):
@@ -81,7 +84,7 @@ def test_a_signed_in_upload_over_the_image_limit_is_refused_before_its_body(serv
         status, body = status_and_body(raw)
 
         assert status == 413
-        assert body == {"error": "Images may be at most 10.0 MB."}
+        assert body == {"error": {"code": "too_large", "message": "Images may be at most 10.0 MB."}}
         # Requests within their limits go on as before, on a fresh connection.
         assert client.get("/c/").status_code == 200
 
@@ -94,8 +97,9 @@ def test_django_refuses_a_declared_body_over_its_paths_limit_too(alice, settings
     settings.MAX_IMAGE_BYTES = 1000
     client = signed_in_client(alice)
     response = client.post("/images/", b"x" * (1000 + 64 * 1024 + 1), content_type="application/octet-stream")
-    assert response.status_code == 413 and response.json() == {"error": "Images may be at most 0.0 MB."}
+    assert response.status_code == 413 and error_message(response) == "Images may be at most 0.0 MB."
     response = client.post("/c/new/", b"{}", content_type="application/json", CONTENT_LENGTH="many")
-    assert response.status_code == 400 and response.json() == {
-        "error": "The request's Content-Length is not a number."
-    }
+    assert (
+        response.status_code == 400
+        and error_message(response) == "The request's Content-Length is not a number."
+    )

@@ -23,8 +23,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 
-from conversations import pulls
 from conversations.models import Conversation, Message
+from ollama_models import pulls
 from tests.conftest import session_cookie
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from conversations.models import Conversation, Message, SavedSchema
 from conversations.structured.formats import SchemaRejected, check_format, evaluate
 from tests.conftest import open_socket, post_json, receive_until, send, signed_in
+from tests.helpers import error_message
 
 # Python's re tries every way of splitting the a's between the groups before it gives up.
 EVIL = "^(a+)+$"
@@ -118,7 +119,7 @@ async def test_a_chat_frame_with_such_a_pattern_is_refused_and_nothing_is_saved_
 def test_such_a_pattern_is_not_saved_as_a_schema(alice, schema, message):
     response = post_json(signed_in(alice), "/schemas/", {"name": "Code", "schema": schema})
 
-    assert response.status_code == 400 and message in response.json()["error"]
+    assert response.status_code == 400 and message in error_message(response)
     assert not SavedSchema.objects.exists()
 
 
@@ -138,7 +139,7 @@ def test_an_import_asking_for_such_a_pattern_is_refused(alice, schema, message):
     response = signed_in(alice).post("/c/import/", {"file": upload})
 
     assert response.status_code == 400
-    assert response.json()["error"].startswith("Message 1: ") and message in response.json()["error"]
+    assert error_message(response).startswith("Message 1: ") and message in error_message(response)
     assert not Conversation.objects.exists() and not Message.objects.exists()
 
 

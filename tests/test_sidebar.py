@@ -16,6 +16,7 @@ from django.utils import timezone
 from conversations import sidebar
 from conversations.models import Conversation, Message
 from tests.conftest import signed_in
+from tests.helpers import error_message
 
 # The newest of make_conversations' conversations unless a test says otherwise.
 START = datetime(2026, 5, 20, 15, 0, tzinfo=UTC)
@@ -250,7 +251,7 @@ def test_a_cursor_only_ever_shows_my_own_conversations(alice, bob):
 def test_a_malformed_cursor_is_refused(alice, after):
     response = signed_in(alice).get("/c/", {"after": after})
     assert response.status_code == 400
-    assert "after" in response.json()["error"]
+    assert "after" in error_message(response)
 
 
 @pytest.mark.django_db

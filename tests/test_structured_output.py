@@ -12,6 +12,7 @@ from conversations.models import Message, SavedSchema
 from conversations.structured.form import render_form
 from conversations.structured.formats import SchemaRejected, check_format, evaluate
 from tests.conftest import open_socket, receive_until, send
+from tests.helpers import error_message
 
 PERSON = {
     "type": "object",
@@ -437,7 +438,7 @@ def test_bad_schemas_are_not_saved(alice, body):
     client = Client()
     client.force_login(alice)
     response = client.post("/schemas/", json.dumps(body), content_type="application/json")
-    assert response.status_code == 400 and response.json()["error"]
+    assert response.status_code == 400 and error_message(response)
     assert not SavedSchema.objects.exists()
 
 

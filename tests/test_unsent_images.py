@@ -48,7 +48,7 @@ def test_uploads_past_the_count_cap_are_refused_saying_what_frees_room(alice, se
     status, body = upload(alice, image_bytes(color="blue"))
 
     assert status == 429
-    assert body["error"] == (
+    assert body["error"]["message"] == (
         "You already have 2 images attached but not sent, the most allowed. "
         "Sending or removing attached images makes room for more."
     )
@@ -65,9 +65,9 @@ def test_uploads_past_the_byte_cap_are_refused_saying_what_frees_room(alice, set
     status, body = upload(alice, second, "second.png")
 
     assert status == 429
-    assert "“second.png”" in body["error"]
-    assert "images attached but not sent may take" in body["error"]
-    assert body["error"].endswith("Sending or removing attached images makes room for more.")
+    assert "“second.png”" in body["error"]["message"]
+    assert "images attached but not sent may take" in body["error"]["message"]
+    assert body["error"]["message"].endswith("Sending or removing attached images makes room for more.")
     assert Image.objects.count() == 1
     assert len(files_under(Path(settings.MEDIA_ROOT))) == 2  # the first one's original and thumbnail
 

@@ -21,9 +21,9 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from conversations import imports
 from conversations.chat import events, replies
 from conversations.models import Message
+from conversations.transfer import imports
 
 logger = logging.getLogger(__name__)
 

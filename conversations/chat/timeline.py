@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from conversations.images import image_data
 from conversations.markdown import render_markdown
-from conversations.models import Image, Message
+from conversations.models import Conversation, Image, Message
 from conversations.structured.form import result_form
 from conversations.structured.formats import stored_result
 
@@ -192,3 +192,24 @@ def recent_messages(
     page = list(shown.order_by("-created_at", "-id")[: limit + 1])
     fitting, cut = _fit(serialize(page[:limit]))
     return fitting, cut or len(page) > limit
+
+
+def context_facts(*, conversation_id: uuid.UUID, user_id: int) -> dict[str, Any] | None:
+    """What the context meter needs of the user's conversation: the model of its last reply (or its
+    own), num_ctx if set, and the last reply's prompt size; None if it is not theirs."""
+    conversation = Conversation.objects.owned_by(user_id).filter(pk=conversation_id).first()
+    if conversation is None:
+        return None
+    last = (
+        conversation.messages.filter(
+            role=Message.Role.ASSISTANT, active=True, prompt_eval_count__isnull=False
+        )
+        .order_by("-created_at")
+        .values("prompt_eval_count", "model")
+        .first()
+    ) or {}
+    return {
+        "model": last.get("model") or conversation.model,
+        "num_ctx": (conversation.options or {}).get("num_ctx"),
+        "prompt_tokens": last.get("prompt_eval_count"),
+    }

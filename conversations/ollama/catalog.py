@@ -9,6 +9,9 @@ from typing import Any
 from conversations.ollama.client import OllamaClient, OllamaError, full_name
 
 CACHE_SECONDS = 60.0
+# A conversation is "full" once its prompt uses this share of the context:
+# Ollama then starts dropping the oldest messages.
+FULL_CONTEXT_SHARE = 0.9
 # Vision models of Ollama versions that predate the capabilities list.
 VISION_FAMILIES = {"clip", "mllama"}
 
@@ -139,3 +142,33 @@ async def without_images_unless_seeing(client: OllamaClient, payload: dict[str, 
         {key: value for key, value in message.items() if key != "images"} for message in payload["messages"]
     ]
     return {**payload, "messages": messages}
+
+
+async def context_window(
+    client: OllamaClient, *, model: str, num_ctx: int | None
+) -> tuple[int | None, str | None]:
+    """The context a conversation runs with, and where that figure comes from.
+
+    num_ctx when set; else what the loaded model really runs with (/api/ps),
+    which is often far below the model's maximum; else the model's maximum
+    (/api/show). (None, None) when nobody can say.
+    """
+    if num_ctx:
+        return num_ctx, "num_ctx"
+    if not model:
+        return None, None
+    try:
+        loaded = await loaded_context(client, model)
+        if loaded:
+            return loaded, "loaded"
+        maximum = context_length(await show(client, model) or {})
+    except OllamaError:
+        return None, None
+    return (maximum, "model") if maximum else (None, None)
+
+
+def context_use(window: tuple[int | None, str | None], *, prompt_tokens: int | None) -> dict[str, Any]:
+    """How full the context is, as the context meter shows it."""
+    length, source = window
+    full = bool(prompt_tokens and length and prompt_tokens >= length * FULL_CONTEXT_SHARE)
+    return {"prompt_tokens": prompt_tokens, "context_length": length, "source": source, "full": full}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conversations import pulls
 from conversations.ollama.client import full_name, model_name
 from conversations.sockets import FrameError, JsonSocket
+from ollama_models import pulls
 
 
 class ModelsConsumer(JsonSocket):

@@ -20,10 +20,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from conversations import import_archive, json_input
-from conversations.exports import FORMAT, VERSION
+from conversations import json_input
 from conversations.images import ImageRejected, delete_files, write_image
-from conversations.import_checks import (
+from conversations.models import Conversation, Image, Message
+from conversations.options import InvalidSettings, clean_settings
+from conversations.transfer import archives
+from conversations.transfer.checks import (
     CheckedMessage,
     ImportRejected,
     check_message,
@@ -31,8 +33,7 @@ from conversations.import_checks import (
     require,
     shown,
 )
-from conversations.models import Conversation, Image, Message
-from conversations.options import InvalidSettings, clean_settings
+from conversations.transfer.exports import FORMAT, VERSION
 
 __all__ = ["ImportRejected", "import_upload", "remove_abandoned_imports"]
 
@@ -168,12 +169,12 @@ def remove_abandoned_imports() -> None:
 
 
 @contextlib.contextmanager
-def _opened(upload: IO[bytes]) -> Iterator[tuple[json_input.Readable, import_archive.Archive | None]]:
+def _opened(upload: IO[bytes]) -> Iterator[tuple[json_input.Readable, archives.Archive | None]]:
     """The export's JSON as a stream, and the archive its image files are in (a zip), or None."""
-    if not import_archive.is_zip(upload):
+    if not archives.is_zip(upload):
         yield upload, None
         return
-    with import_archive.Archive(upload) as archive:
+    with archives.Archive(upload) as archive:
         yield archive.open_json(), archive
 
 
@@ -187,7 +188,7 @@ def import_upload(*, owner_id: int, upload: IO[bytes]) -> uuid.UUID:
     except json_input.Unacceptable as exc:
         staging.discard()
         raise ImportRejected(exc.message) from None
-    except import_archive.ArchiveRejected as exc:
+    except archives.ArchiveRejected as exc:
         staging.discard()
         raise ImportRejected(exc.message) from None
     except BaseException:
@@ -196,7 +197,7 @@ def import_upload(*, owner_id: int, upload: IO[bytes]) -> uuid.UUID:
 
 
 def _read_into(
-    staging: _Staging, *, source: json_input.Readable, archive: import_archive.Archive | None
+    staging: _Staging, *, source: json_input.Readable, archive: archives.Archive | None
 ) -> uuid.UUID:
     read_file = archive.read_image if archive is not None else None
     header: dict[str, Any] = {}
