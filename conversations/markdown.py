@@ -62,9 +62,3 @@ def render_markdown(text: str) -> str:
         link_rel="noopener noreferrer nofollow",
         filter_style_properties={"text-align"},
     )
-
-
-def pygments_css() -> str:
-    light = HtmlFormatter(style="default", cssclass="highlight").get_style_defs(".highlight")
-    dark = HtmlFormatter(style="monokai", cssclass="highlight").get_style_defs(".highlight")
-    return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+
+from conversations.ollama.client import STATS_COUNTS
 
 
 class ConversationQuerySet(models.QuerySet):
@@ -123,6 +126,10 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
+
+    def ollama_stats(self) -> dict[str, Any]:
+        """Ollama's figures for this reply, under Ollama's names (a figure not known is None)."""
+        return {"done_reason": self.done_reason, **{name: getattr(self, name) for name in STATS_COUNTS}}
 
     @property
     def tokens_per_second(self) -> float | None:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conversations import json_input
+from conversations import json_input, json_stream
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ class Trickle(io.BytesIO):
 
 
 def pieces(raw: bytes, step: int = 1 << 20) -> list:
-    found = json_input.stream(
+    found = json_stream.stream(
         Trickle(raw, step), into=("items",), limit=10**9, describe=lambda path: f"Piece {path}"
     )
     return list(found)
@@ -128,7 +128,7 @@ def test_a_stream_refuses_what_loads_refuses_and_says_where(raw, expected):
 
 
 def test_a_stream_reads_no_more_than_its_limit():
-    found = json_input.stream(
+    found = json_stream.stream(
         io.BytesIO(b"[" + b" " * 10_000 + b"]"), into=(), limit=5000, describe=lambda p: "It"
     )
     with pytest.raises(json_input.Unacceptable, match="^It is larger than 5,000 bytes.$"):

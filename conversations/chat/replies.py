@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from conversations.chat.timeline import MessageData, message_data, reply_versions
 from conversations.models import Conversation, Message
+from conversations.ollama.client import STATS_COUNTS
 from conversations.structured.formats import evaluate
 
 # Decides whether a reply marked "streaming" still has a live writer somewhere.
@@ -108,18 +109,8 @@ def checkpoint_replies(*, texts: dict[uuid.UUID, tuple[str, str]]) -> None:
         )
 
 
-STATS_FIELDS = (
-    "prompt_eval_count",
-    "eval_count",
-    "total_duration",
-    "load_duration",
-    "prompt_eval_duration",
-    "eval_duration",
-)
-
-
 # The largest value each stats column holds on every supported database.
-STATS_LIMITS = {name: 2**31 - 1 if name.endswith("_count") else 2**63 - 1 for name in STATS_FIELDS}
+STATS_LIMITS = {name: 2**31 - 1 if name.endswith("_count") else 2**63 - 1 for name in STATS_COUNTS}
 
 
 def _stat(value: Any, limit: int) -> int | None:
@@ -148,7 +139,7 @@ def finish_reply(
     message.status = status
     message.error = error
     message.done_reason = str(stats.get("done_reason") or "")[:32]
-    for name in STATS_FIELDS:
+    for name in STATS_COUNTS:
         setattr(message, name, _stat(stats.get(name), STATS_LIMITS[name]))
     if message.format is not None and status == Message.Status.COMPLETE:
         message.structured = evaluate(content, message.format)
@@ -184,7 +175,7 @@ def switch_version(*, conversation_id: uuid.UUID, reply_id: uuid.UUID) -> None:
     """Show another version of the last exchange (its reply and the question it answered)."""
     with transaction.atomic():
         conversation = lock_conversation(conversation_id)
-        if conversation.messages.filter(status=Message.Status.STREAMING).exists():
+        if streaming_reply_id(conversation_id=conversation_id) is not None:
             raise ReplyRefused("busy", BUSY)
         target = conversation.messages.filter(pk=reply_id, role=Message.Role.ASSISTANT).first()
         previous = last_question(conversation)

@@ -46,16 +46,7 @@ def message_data(
     version_ids = version_ids if version_ids is not None else [str(message.pk)]
     stats = None
     if message.eval_count is not None or message.done_reason:
-        stats = {
-            "done_reason": message.done_reason,
-            "prompt_eval_count": message.prompt_eval_count,
-            "eval_count": message.eval_count,
-            "total_duration": message.total_duration,
-            "load_duration": message.load_duration,
-            "prompt_eval_duration": message.prompt_eval_duration,
-            "eval_duration": message.eval_duration,
-            "tokens_per_second": message.tokens_per_second,
-        }
+        stats = {**message.ollama_stats(), "tokens_per_second": message.tokens_per_second}
     is_reply = message.role == Message.Role.ASSISTANT
     return {
         "id": str(message.pk),

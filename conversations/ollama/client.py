@@ -43,8 +43,9 @@ def full_name(model: str) -> str:
 
 ErrorKind = Literal["unreachable", "model_not_found", "upstream", "bad_stream", "timeout"]
 
-STATS_FIELDS = (
-    "done_reason",
+# Ollama's figures in a reply's final chunk: why it ended, then counts and
+# durations (in nanoseconds). Replies store them under the same names.
+STATS_COUNTS = (
     "total_duration",
     "load_duration",
     "prompt_eval_count",
@@ -52,6 +53,7 @@ STATS_FIELDS = (
     "eval_count",
     "eval_duration",
 )
+STATS_FIELDS = ("done_reason", *STATS_COUNTS)
 
 
 # Each streaming reply holds a connection, so the pool has no upper bound (Ollama

@@ -13,8 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from conversations.chat.replies import STATS_FIELDS
 from conversations.models import Message
+from conversations.ollama.client import STATS_COUNTS
 from conversations.structured.formats import SchemaRejected, check_format, evaluate
 
 # The largest value each integer column takes on every supported database.
@@ -124,7 +124,7 @@ def check_message(entry: Any, *, number: int, read_file: ReadFile | None) -> Che
         "active": active,
         "done_reason": (done_reason or "")[:32],
     }
-    for name in STATS_FIELDS:
+    for name in STATS_COUNTS:
         value = stats.get(name)
         if value is not None:
             _require_count(value, name, where)

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from conversations.chat.replies import STATS_FIELDS
 from conversations.models import Conversation, Message
 
 FORMAT = "ollama-chat-export"
@@ -39,7 +38,7 @@ def export_data(conversation: Conversation, *, embed_images: bool = True) -> dic
             "version": message.version,
             "active": message.active,
             "reply_to": str(message.reply_to_id) if message.reply_to_id else None,
-            "stats": {"done_reason": message.done_reason, **{f: getattr(message, f) for f in STATS_FIELDS}},
+            "stats": message.ollama_stats(),
             "format": message.format,
             "structured": message.structured,
             "images": [],

@@ -1,6 +1,6 @@
 """Importing an exported conversation (JSON, or the zip with its images), staged, then published.
 
-The file is read a message at a time (json_input.stream), never whole. The
+The file is read a message at a time (json_stream.stream), never whole. The
 conversation is created hidden (Conversation.importing_since), its messages are
 written a batch per transaction, so SQLite's write lock is free between batches
 for everybody else, and one last short transaction makes it visible. If anything
@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from conversations import json_input
+from conversations import json_input, json_stream
 from conversations.images import ImageRejected, delete_files, write_image
 from conversations.models import Conversation, Image, Message
 from conversations.options import InvalidSettings, clean_settings
@@ -49,7 +49,7 @@ TOO_LONG = "The import took too long and was stopped; try again."
 DISCARDING = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def describe(path: json_input.Path) -> str:
+def describe(path: json_stream.Path) -> str:
     """Who a refusal is about, from where the parser is in the file."""
     if len(path) >= 3 and path[:2] == MESSAGES_KEY and isinstance(path[2], int):
         return f"Message {path[2] + 1}"
@@ -169,7 +169,7 @@ def remove_abandoned_imports() -> None:
 
 
 @contextlib.contextmanager
-def _opened(upload: IO[bytes]) -> Iterator[tuple[json_input.Readable, archives.Archive | None]]:
+def _opened(upload: IO[bytes]) -> Iterator[tuple[json_stream.Readable, archives.Archive | None]]:
     """The export's JSON as a stream, and the archive its image files are in (a zip), or None."""
     if not archives.is_zip(upload):
         yield upload, None
@@ -197,12 +197,12 @@ def import_upload(*, owner_id: int, upload: IO[bytes]) -> uuid.UUID:
 
 
 def _read_into(
-    staging: _Staging, *, source: json_input.Readable, archive: archives.Archive | None
+    staging: _Staging, *, source: json_stream.Readable, archive: archives.Archive | None
 ) -> uuid.UUID:
     read_file = archive.read_image if archive is not None else None
     header: dict[str, Any] = {}
     conversation: dict[str, Any] = {}
-    pieces = json_input.stream(source, into=MESSAGES_KEY, limit=settings.MAX_IMPORT_BYTES, describe=describe)
+    pieces = json_stream.stream(source, into=MESSAGES_KEY, limit=settings.MAX_IMPORT_BYTES, describe=describe)
     for path, value in pieces:
         if len(path) == 3:  # a message
             number = path[2] + 1
