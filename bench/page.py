@@ -46,7 +46,7 @@ USABLE_PROBE = """
 """
 
 
-def _kind(url: str, content_type: str) -> str:
+def go_kind(url: str, content_type: str) -> str:
     path = url.split("?", 1)[0]
     if path.endswith(".js") or "javascript" in content_type:
         return "js"
@@ -140,7 +140,7 @@ def _cold_load(context: Any, base_url: str, cookie: str, expect: Any, errors: li
         response = request.response()
         content_type = (response.headers.get("content-type", "") if response else "") or ""
         size = sizes["responseBodySize"] + sizes["responseHeadersSize"]
-        kind = _kind(request.url, content_type)
+        kind = go_kind(request.url, content_type)
         by_kind[kind] = by_kind.get(kind, 0) + size
         total += size
     return sample, {"bytes": total, "requests": len(finished), "by_kind": by_kind}

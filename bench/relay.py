@@ -117,11 +117,15 @@ async def _throughput(worker: Any, ollama_url: str, cookie: str, ids: list[str],
                     steady = reply.arrivals[:-1]
                     span = steady[-1] - steady[0] if len(steady) > 1 else 0.0
                     rows[side].append(
-                        {"rate": tokens / elapsed, "cpu_per_token": cpu / tokens, "frames": frames,
-                         "frames_per_second": (len(steady) - 1) / span if span > 0 else 0.0,
-                         "bytes_per_token": reply.bytes_total / tokens,
-                         "text_bytes_per_token": reply.bytes_text / tokens}
-                    )  # fmt: skip
+                        {
+                            "rate": tokens / elapsed,
+                            "cpu_per_token": cpu / tokens,
+                            "frames": frames,
+                            "frames_per_second": (len(steady) - 1) / span if span > 0 else 0.0,
+                            "bytes_per_token": reply.bytes_total / tokens,
+                            "text_bytes_per_token": reply.bytes_text / tokens,
+                        }
+                    )
                     if side == "relay":
                         writes.append(_writes_per_reply(worker, since, time.monotonic(), 1))
             finally:
@@ -144,8 +148,13 @@ def measure_throughput(site: Site, sizes: Any, seeded: dict[str, Any]) -> dict[s
                 1,
             )
         )
-        return {"rows": rows, "failures": failures, "writes": writes, "tokens": sizes.stream_tokens,
-                "start_seconds": worker.start_seconds}  # fmt: skip
+        return {
+            "rows": rows,
+            "failures": failures,
+            "writes": writes,
+            "tokens": sizes.stream_tokens,
+            "start_seconds": worker.start_seconds,
+        }
     finally:
         site.stop(worker)
         site.stop(fake)
@@ -248,13 +257,16 @@ def summarize(ttft: dict[str, Any], stream: dict[str, Any], burst: dict[str, Any
 
     def pair(samples: dict[str, Any]) -> dict[str, float]:
         return {
-            "relay_p50": median(samples["relay"]), "relay_p99": percentile(samples["relay"], 99),
-            "direct_p50": median(samples["direct"]), "direct_p99": percentile(samples["direct"], 99),
+            "relay_p50": median(samples["relay"]),
+            "relay_p99": percentile(samples["relay"], 99),
+            "direct_p50": median(samples["direct"]),
+            "direct_p99": percentile(samples["direct"], 99),
             "added_p50": median(samples["relay"]) - median(samples["direct"]),
             "added_p99": percentile(samples["relay"], 99) - percentile(samples["direct"], 99),
-            "n": len(samples["relay"]), "failures": len(samples["failures"]),
+            "n": len(samples["relay"]),
+            "failures": len(samples["failures"]),
             "message_frame_p50": median(samples["message_frame"]),
-        }  # fmt: skip
+        }
 
     relay_rows, direct_rows = stream["rows"]["relay"], stream["rows"]["direct"]
     return {

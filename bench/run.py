@@ -50,10 +50,21 @@ class Sizes:
 
 
 QUICK = Sizes(
-    warmup=1, ttft_iterations=4, stream_tokens=2000, stream_rounds=1, burst_chats=20, burst_tokens=50,
-    sockets=50, long_messages=200, sidebar=5, admin_conversations=200, admin_messages=2000, page_loads=1,
-    http_repeats=2, pool_sizes=[20],
-)  # fmt: skip
+    warmup=1,
+    ttft_iterations=4,
+    stream_tokens=2000,
+    stream_rounds=1,
+    burst_chats=20,
+    burst_tokens=50,
+    sockets=50,
+    long_messages=200,
+    sidebar=5,
+    admin_conversations=200,
+    admin_messages=2000,
+    page_loads=1,
+    http_repeats=2,
+    pool_sizes=[20],
+)
 
 
 def machine() -> dict[str, str]:
@@ -115,8 +126,13 @@ def run(sizes: Sizes, directory: Path, log: Any) -> dict[str, Any]:
         pages = phase("page and admin", page.measure_page, site, sizes, seeded)
     finally:
         site.stop_all()
-    starts = [fp["start_seconds"], ttft["start_seconds"], stream["start_seconds"], burst["start_seconds"],
-              pages["start_seconds"]]  # fmt: skip
+    starts = [
+        fp["start_seconds"],
+        ttft["start_seconds"],
+        stream["start_seconds"],
+        burst["start_seconds"],
+        pages["start_seconds"],
+    ]
     summary = relay.summarize(ttft, stream, burst)
     rows = build_rows(summary, fp, pages, probe, starts, sizes)
     return {

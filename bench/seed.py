@@ -102,9 +102,15 @@ def conversations(
         created = start + spacing * number
         conversation_id = uuid.uuid4()
         conversation_rows.append(
-            {"id": conversation_id, "owner_id": owner.pk, "title": f"Benchmark chat {number}", "model": MODEL,
-             "created_at": created, "updated_at": created + timedelta(minutes=messages)}
-        )  # fmt: skip
+            {
+                "id": conversation_id,
+                "owner_id": owner.pk,
+                "title": f"Benchmark chat {number}",
+                "model": MODEL,
+                "created_at": created,
+                "updated_at": created + timedelta(minutes=messages),
+            }
+        )
         question_id = exchange = None
         for index in range(messages):
             at = created + timedelta(seconds=30 * index)
@@ -115,9 +121,17 @@ def conversations(
                 row.update(role=Message.Role.USER, content=text[:60] if short else text, exchange=exchange)
             else:
                 text = answer(index // 2)
-                row.update(role=Message.Role.ASSISTANT, content=text[:200] if short else text, model=MODEL,
-                           exchange=exchange, reply_to_id=question_id, done_reason="stop", eval_count=120,
-                           eval_duration=1_200_000_000, prompt_eval_count=40)  # fmt: skip
+                row.update(
+                    role=Message.Role.ASSISTANT,
+                    content=text[:200] if short else text,
+                    model=MODEL,
+                    exchange=exchange,
+                    reply_to_id=question_id,
+                    done_reason="stop",
+                    eval_count=120,
+                    eval_duration=1_200_000_000,
+                    prompt_eval_count=40,
+                )
             message_rows.append(row)
     insert_rows(Conversation, conversation_rows)
     insert_rows(Message, message_rows)

@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,16 +19,12 @@ from typing import Any
 
 import httpx
 
+from tests.helpers import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 START_TIMEOUT = 30.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -108,8 +103,22 @@ class FakeOllama(Process):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.tokens, self.delay, self.token_text = tokens, delay, token_text
-        args = [PYTHON, "-m", "tests.fake_ollama", "--port", str(self.port), "--delay", str(delay),
-                "--tokens", str(tokens), "--token-text", token_text, "--backlog", "4096", "--nodelay"]  # fmt: skip
+        args = [
+            PYTHON,
+            "-m",
+            "tests.fake_ollama",
+            "--port",
+            str(self.port),
+            "--delay",
+            str(delay),
+            "--tokens",
+            str(tokens),
+            "--token-text",
+            token_text,
+            "--backlog",
+            "4096",
+            "--nodelay",
+        ]
         super().__init__(f"fake-ollama-{self.port}", args, site.env(), site.dir / f"fake-{self.port}.log")
         self.wait_until_answers(f"{self.url}/")
 

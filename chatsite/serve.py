@@ -103,12 +103,14 @@ def main(argv: list[str]) -> None:
     frame = str(settings.TRANSPORT_FRAME_BYTES)
     CLI().run(
         [
-            "--websocket-max-message-size", frame,
-            "--websocket-max-frame-size", frame,
+            "--websocket-max-message-size",
+            frame,
+            "--websocket-max-frame-size",
+            frame,
             *argv,
             APPLICATION,
         ]
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

@@ -82,10 +82,22 @@ class MessageInline(admin.StackedInline):
         "structured_preview",
     ]
     readonly_fields = [
-        "created_at", "role", "model", "status", "active", "version", "content", "thinking", "error",
-        "done_reason", "prompt_eval_count", "eval_count", "tokens_per_second", "images_preview",
+        "created_at",
+        "role",
+        "model",
+        "status",
+        "active",
+        "version",
+        "content",
+        "thinking",
+        "error",
+        "done_reason",
+        "prompt_eval_count",
+        "eval_count",
+        "tokens_per_second",
+        "images_preview",
         "structured_preview",
-    ]  # fmt: skip
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
         return super().get_queryset(request).prefetch_related("images").order_by("created_at", "id")
@@ -212,8 +224,19 @@ class ConversationAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ["-updated_at"]
     readonly_fields = ["id", "owner", "created_at", "updated_at"]
-    fields = ["id", "owner", "title", "title_source", "pinned", "model", "system_prompt", "options",
-              "keep_alive", "created_at", "updated_at"]  # fmt: skip
+    fields = [
+        "id",
+        "owner",
+        "title",
+        "title_source",
+        "pinned",
+        "model",
+        "system_prompt",
+        "options",
+        "keep_alive",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [MessageInline]
     actions = [export_conversations]
     show_full_result_count = False  # one COUNT less per page on large tables
@@ -293,11 +316,30 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["content"]
     date_hierarchy = "created_at"
     fields = [
-        "id", "conversation_link", "reply_to", "role", "model", "status", "error", "exchange", "version",
-        "active", "content", "thinking", "done_reason", "prompt_eval_count", "eval_count",
-        "total_duration", "load_duration", "prompt_eval_duration", "eval_duration", "format",
-        "structured_result", "created_at", "saved_at",
-    ]  # fmt: skip
+        "id",
+        "conversation_link",
+        "reply_to",
+        "role",
+        "model",
+        "status",
+        "error",
+        "exchange",
+        "version",
+        "active",
+        "content",
+        "thinking",
+        "done_reason",
+        "prompt_eval_count",
+        "eval_count",
+        "total_duration",
+        "load_duration",
+        "prompt_eval_duration",
+        "eval_duration",
+        "format",
+        "structured_result",
+        "created_at",
+        "saved_at",
+    ]
     inlines = [ImageInline]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Message | None = None) -> list[str]:

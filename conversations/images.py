@@ -168,9 +168,11 @@ def write_image(*, owner_id: int, data: bytes, name: str) -> Image:
     content_type, readable = FORMATS[image.format]
     turned = turn_upright(image)
     too_large = max(image.size) > settings.IMAGE_MAX_SIDE
-    send_bytes = _encode(image, max_side=settings.IMAGE_MAX_SIDE, format="PNG") if (
-        turned or too_large or not readable
-    ) else None  # fmt: skip
+    send_bytes = (
+        _encode(image, max_side=settings.IMAGE_MAX_SIDE, format="PNG")
+        if (turned or too_large or not readable)
+        else None
+    )
     thumbnail = _encode(image, max_side=THUMBNAIL_SIDE, format="WEBP")
     extension = image.format.lower().replace("jpeg", "jpg")
 

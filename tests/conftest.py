@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import io
-import json
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.db import connections
-from django.test import Client
-from PIL import Image as Pillow
 
 from conversations.chat import liveness
 from conversations.models import Conversation
@@ -70,9 +62,12 @@ def _disconnect_others(database: dict) -> None:
     import psycopg
 
     with psycopg.connect(
-        dbname="postgres", user=database["USER"], host=database["HOST"], port=database["PORT"] or 5432,
+        dbname="postgres",
+        user=database["USER"],
+        host=database["HOST"],
+        port=database["PORT"] or 5432,
         autocommit=True,
-    ) as admin:  # fmt: skip
+    ) as admin:
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             [database["NAME"]],
@@ -120,88 +115,6 @@ def admin(db):
 @pytest.fixture
 def conversation(alice):
     return Conversation.objects.create(owner=alice, model="llama3.2", title="Test chat")
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def post_json(client: Client, url: str, body) -> object:
-    return client.post(url, json.dumps(body), content_type="application/json")
-
-
-def png(color: str = "green") -> bytes:
-    buffer = io.BytesIO()
-    Pillow.new("RGB", (8, 6), color).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def closed_port_url() -> str:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-async def open_path(
-    user, path: str, *, origin: str = "http://testserver", host: str = "testserver", connected: bool = True
-) -> WebsocketCommunicator:
-    """A socket on `path` through the real ASGI application, signed in as `user` (None: anonymous)."""
-    from chatsite.asgi import application
-
-    headers = [(b"origin", origin.encode()), (b"host", host.encode())]
-    if user is not None:
-        cookie = await sync_to_async(session_cookie)(user)
-        headers.append((b"cookie", f"sessionid={cookie}".encode()))
-    socket = WebsocketCommunicator(application, path, headers=headers)
-    ok, _ = await socket.connect(timeout=5)
-    if connected:
-        assert ok
-    socket.accepted = ok  # False: refused at the handshake (HTTP 403)
-    return socket
-
-
-async def open_socket(
-    user, conversation_id, *, origin: str = "http://testserver", connected: bool = True
-) -> WebsocketCommunicator:
-    return await open_path(user, f"/ws/conversations/{conversation_id}/", origin=origin, connected=connected)
-
-
-async def receive_until(socket: WebsocketCommunicator, frame_type: str, timeout: float = 5.0) -> list[dict]:
-    """Frames up to and including the first of `frame_type`."""
-    frames = []
-    while True:
-        frame = await socket.receive_json_from(timeout=timeout)
-        frames.append(frame)
-        if frame["type"] == frame_type:
-            return frames
-
-
-async def send(socket: WebsocketCommunicator, **frame: Any) -> None:
-    await socket.send_to(text_data=json.dumps(frame))
-
-
-def text_of(frames: list[dict], kind: str = "token") -> str:
-    return "".join(frame["content"] for frame in frames if frame["type"] == kind)
-
-
-async def wait_for(predicate, timeout: float = 5.0) -> None:
-    """Poll a synchronous database predicate until it holds."""
-    check = sync_to_async(predicate)
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 def pytest_collection_modifyitems(config, items):

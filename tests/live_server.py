@@ -8,7 +8,6 @@ migrated template) and talks to the Ollama at the URL it is given.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER_START_SECONDS = 20.0
@@ -35,9 +36,13 @@ def postgres_admin(statement: str) -> None:
 
     config = dj_database_url.parse(POSTGRES_URL)
     with psycopg.connect(
-        dbname="postgres", user=config["USER"], password=config["PASSWORD"] or None,
-        host=config["HOST"], port=config["PORT"] or 5432, autocommit=True,
-    ) as admin:  # fmt: skip
+        dbname="postgres",
+        user=config["USER"],
+        password=config["PASSWORD"] or None,
+        host=config["HOST"],
+        port=config["PORT"] or 5432,
+        autocommit=True,
+    ) as admin:
         admin.execute(statement)
 
 
@@ -84,12 +89,6 @@ def manage(env: dict[str, str], *args: str) -> None:
             f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}",
             pytrace=False,
         )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def stop_process(proc: subprocess.Popen) -> None:
@@ -187,7 +186,7 @@ class LiveServer:
 PASSWORD = "a-Long-pass-123"
 
 
-def signed_in(server: LiveServer, username: str = "alice") -> httpx.Client:
+def signed_up(server: LiveServer, username: str = "alice") -> httpx.Client:
     """A client whose session is the first account, made on the first-run page (close it after)."""
     client = httpx.Client(base_url=server.url, timeout=10)
     client.get("/setup/")

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from conversations.models import Conversation, Message
-from tests.conftest import signed_in
+from tests.helpers import signed_in
 
 
 @pytest.fixture
@@ -164,30 +164,64 @@ def test_the_admin_message_list_filters_by_status_and_searches_text(operator, co
 
 
 PROTECTED = {
-    "role": "system", "status": "error", "version": "9", "exchange": "00000000-0000-0000-0000-000000000009",
-    "format": '"json"', "structured": '{"valid": true, "data": 1, "errors": []}', "model": "other",
-    "error": "made up", "done_reason": "length", "prompt_eval_count": "1", "eval_count": "999",
-    "total_duration": "5", "load_duration": "5", "prompt_eval_duration": "5", "eval_duration": "5",
-    "created_at_0": "2020-01-01", "created_at_1": "00:00:00",
-}  # fmt: skip
+    "role": "system",
+    "status": "error",
+    "version": "9",
+    "exchange": "00000000-0000-0000-0000-000000000009",
+    "format": '"json"',
+    "structured": '{"valid": true, "data": 1, "errors": []}',
+    "model": "other",
+    "error": "made up",
+    "done_reason": "length",
+    "prompt_eval_count": "1",
+    "eval_count": "999",
+    "total_duration": "5",
+    "load_duration": "5",
+    "prompt_eval_duration": "5",
+    "eval_duration": "5",
+    "created_at_0": "2020-01-01",
+    "created_at_1": "00:00:00",
+}
 
 
 def message_record(message: Message) -> tuple:
     message.refresh_from_db()
-    return (message.conversation_id, message.reply_to_id, message.role, message.status, message.version,
-            message.active, message.exchange, message.format, message.structured, message.model,
-            message.error, message.done_reason, message.prompt_eval_count, message.eval_count,
-            message.total_duration, message.eval_duration, message.created_at)  # fmt: skip
+    return (
+        message.conversation_id,
+        message.reply_to_id,
+        message.role,
+        message.status,
+        message.version,
+        message.active,
+        message.exchange,
+        message.format,
+        message.structured,
+        message.model,
+        message.error,
+        message.done_reason,
+        message.prompt_eval_count,
+        message.eval_count,
+        message.total_duration,
+        message.eval_duration,
+        message.created_at,
+    )
 
 
 @pytest.mark.django_db
 def test_the_admin_edits_only_a_messages_text(operator, alice, conversation):
     question = Message.objects.create(conversation=conversation, role="user", content="Q")
     reply = Message.objects.create(
-        conversation=conversation, role="assistant", content="rude answer", thinking="rude thought",
-        reply_to=question, format="json", structured={"valid": True, "data": 1, "errors": []},
-        eval_count=12, eval_duration=10**9, model="llama3.2",
-    )  # fmt: skip
+        conversation=conversation,
+        role="assistant",
+        content="rude answer",
+        thinking="rude thought",
+        reply_to=question,
+        format="json",
+        structured={"valid": True, "data": 1, "errors": []},
+        eval_count=12,
+        eval_duration=10**9,
+        model="llama3.2",
+    )
     other = Conversation.objects.create(owner=alice, title="Other")
     before = message_record(reply)
     client = signed_in(operator)
@@ -200,10 +234,19 @@ def test_the_admin_edits_only_a_messages_text(operator, alice, conversation):
         assert f'name="{name}"' not in shown
     assert "rude answer" in shown and "llama3.2" in shown  # the record is shown, read-only
 
-    response = client.post(url, {
-        **PROTECTED, "conversation": str(other.pk), "reply_to": "", "active": "",
-        "content": "[removed]", "thinking": "", "images-TOTAL_FORMS": "0", "images-INITIAL_FORMS": "0",
-    })  # fmt: skip
+    response = client.post(
+        url,
+        {
+            **PROTECTED,
+            "conversation": str(other.pk),
+            "reply_to": "",
+            "active": "",
+            "content": "[removed]",
+            "thinking": "",
+            "images-TOTAL_FORMS": "0",
+            "images-INITIAL_FORMS": "0",
+        },
+    )
 
     assert response.status_code == 302
     assert message_record(reply) == before
@@ -219,10 +262,16 @@ def test_the_admin_cannot_touch_a_streaming_reply_or_add_messages(operator, conv
     assert page.status_code == 200 and not page.context["adminform"].form.fields
 
     assert client.get("/admin/conversations/message/add/").status_code == 403
-    added = client.post("/admin/conversations/message/add/", {
-        "conversation": str(conversation.pk), "role": "user", "content": "forged",
-        "images-TOTAL_FORMS": "0", "images-INITIAL_FORMS": "0",
-    })  # fmt: skip
+    added = client.post(
+        "/admin/conversations/message/add/",
+        {
+            "conversation": str(conversation.pk),
+            "role": "user",
+            "content": "forged",
+            "images-TOTAL_FORMS": "0",
+            "images-INITIAL_FORMS": "0",
+        },
+    )
     assert added.status_code == 403 and list(Message.objects.all()) == [streaming]
     listing = client.get("/admin/conversations/message/").content.decode()
     assert "/admin/conversations/message/add/" not in listing
@@ -230,11 +279,16 @@ def test_the_admin_cannot_touch_a_streaming_reply_or_add_messages(operator, conv
 
 def conversation_form(conversation: Conversation, **changes: str) -> dict[str, str]:
     return {
-        "title": conversation.title, "title_source": conversation.title_source, "model": conversation.model,
-        "system_prompt": conversation.system_prompt, "options": json.dumps(conversation.options),
-        "keep_alive": conversation.keep_alive, "messages-TOTAL_FORMS": "0", "messages-INITIAL_FORMS": "0",
+        "title": conversation.title,
+        "title_source": conversation.title_source,
+        "model": conversation.model,
+        "system_prompt": conversation.system_prompt,
+        "options": json.dumps(conversation.options),
+        "keep_alive": conversation.keep_alive,
+        "messages-TOTAL_FORMS": "0",
+        "messages-INITIAL_FORMS": "0",
         **changes,
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.django_db
@@ -270,8 +324,11 @@ def test_the_admin_checks_conversation_settings_like_the_chat_does(
 def test_the_admin_saves_settings_in_the_form_the_chat_uses(operator, conversation):
     client = signed_in(operator)
     url = f"/admin/conversations/conversation/{conversation.pk}/change/"
-    changes = {"options": '{"temperature": "0.7", "top_k": 40.0, "stop": "END\\nSTOP", "seed": ""}',
-               "keep_alive": " 5m ", "model": "qwen3:8b"}  # fmt: skip
+    changes = {
+        "options": '{"temperature": "0.7", "top_k": 40.0, "stop": "END\\nSTOP", "seed": ""}',
+        "keep_alive": " 5m ",
+        "model": "qwen3:8b",
+    }
 
     assert client.post(url, conversation_form(conversation, **changes)).status_code == 302
 

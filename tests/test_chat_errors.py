@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import socket as sockets
-
 import pytest
 
 from conversations.models import Message
-from tests.conftest import open_socket, receive_until, send
+from tests.helpers import closed_port_url, open_socket, receive_until, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,14 +27,8 @@ async def chat_and_fail(alice, conversation, content="hello"):
     return errors[0], saved
 
 
-def closed_port() -> int:
-    with sockets.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def test_ollama_unreachable(ollama, settings, alice, conversation):
-    settings.OLLAMA_HOST = f"http://127.0.0.1:{closed_port()}"
+    settings.OLLAMA_HOST = closed_port_url()
     error, _ = await chat_and_fail(alice, conversation)
 
     assert error["code"] == "unreachable"

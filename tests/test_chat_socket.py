@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conversations.models import Message
-from tests.conftest import open_socket, receive_until, send, text_of, wait_for
+from tests.helpers import open_socket, receive_until, send, text_of, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from conversations.models import Conversation, Image, Message
-from tests.conftest import open_socket, png, post_json, receive_until, send, signed_in, wait_for
+from tests.helpers import open_socket, png, post_json, receive_until, send, signed_in, wait_for
 
 # Rename, pin, delete ----------------------------------------------------------
 
@@ -127,10 +127,14 @@ async def test_a_manual_rename_is_never_overwritten_and_a_failure_keeps_the_firs
 def test_a_long_conversation_opens_with_its_latest_messages_and_pages_back(alice, conversation):
     start = timezone.now() - timedelta(hours=1)
     Message.objects.bulk_create(
-        Message(conversation=conversation, role="user" if i % 2 == 0 else "assistant", content=f"m{i}",
-                created_at=start + timedelta(seconds=i))
+        Message(
+            conversation=conversation,
+            role="user" if i % 2 == 0 else "assistant",
+            content=f"m{i}",
+            created_at=start + timedelta(seconds=i),
+        )
         for i in range(2000)
-    )  # fmt: skip
+    )
     client = signed_in(alice)
 
     page = client.get(f"/c/{conversation.pk}/").context["page_data"]

@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from conversations.models import Conversation, Message
-from tests.conftest import open_socket, post_json, receive_until, send, signed_in
+from tests.helpers import open_socket, post_json, receive_until, send, signed_in
 
 # Settings -------------------------------------------------------------------------
 
@@ -17,9 +17,11 @@ def test_settings_are_range_checked_and_nothing_is_saved_on_error(alice, convers
     response = post_json(
         client,
         f"/c/{conversation.pk}/settings/",
-        {"options": {"temperature": 3, "top_k": 1.5, "num_ctx": "lots", "colour": 1, "stop": [""]},
-         "keep_alive": "300x"},
-    )  # fmt: skip
+        {
+            "options": {"temperature": 3, "top_k": 1.5, "num_ctx": "lots", "colour": 1, "stop": [""]},
+            "keep_alive": "300x",
+        },
+    )
 
     assert response.status_code == 400
     assert response.json()["errors"] == {
@@ -40,9 +42,13 @@ async def test_only_the_options_that_are_set_reach_ollama(ollama, alice, convers
     response = await sync_to_async(post_json)(
         client,
         f"/c/{conversation.pk}/settings/",
-        {"system_prompt": "Be brief.", "model": "qwen3:8b", "keep_alive": "10m",
-         "options": {"temperature": "0.2", "top_p": "", "seed": 42, "num_ctx": None, "stop": ["END"]}},
-    )  # fmt: skip
+        {
+            "system_prompt": "Be brief.",
+            "model": "qwen3:8b",
+            "keep_alive": "10m",
+            "options": {"temperature": "0.2", "top_p": "", "seed": 42, "num_ctx": None, "stop": ["END"]},
+        },
+    )
     assert response.status_code == 200
     ollama.enqueue_chat("ok")
     socket = await open_socket(alice, conversation.pk)
@@ -114,8 +120,9 @@ async def test_the_context_meter_uses_num_ctx_then_the_loaded_model_then_the_max
 ):
     from tests.fake_ollama import running_model
 
-    await Message.objects.acreate(conversation=conversation, role="assistant", model="llama3.2",
-                                  content="x", prompt_eval_count=3900)  # fmt: skip
+    await Message.objects.acreate(
+        conversation=conversation, role="assistant", model="llama3.2", content="x", prompt_eval_count=3900
+    )
     client = await sync_to_async(signed_in)(alice)
 
     async def meter() -> dict:

@@ -13,7 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from chatsite.private_files import PRIVATE_DIR, PRIVATE_FILE, keep_private
-from tests.conftest import png, signed_in
+from tests.helpers import png, signed_in
 from tests.live_server import REPO
 
 DEPLOY_DOC = REPO / "docs" / "deploy.md"

@@ -13,8 +13,7 @@ import pytest
 from django.test import Client
 
 from conversations.models import Conversation, Image, Message
-from tests.conftest import png, signed_in
-from tests.helpers import error_message
+from tests.helpers import error_message, png, signed_in
 
 
 @pytest.mark.django_db
@@ -27,8 +26,15 @@ def test_export_and_import_round_trip_with_byte_identical_images(alice, bob, con
     image_id = client.post("/images/", {"file": SimpleUploadedFile("a.png", png("blue"))}).json()["id"]
     question = Message.objects.create(conversation=conversation, role="user", content="What colour?")
     Image.objects.filter(pk=image_id).update(message=question)
-    Message.objects.create(conversation=conversation, role="assistant", content="**Blue**", model="llava:7b",
-                           eval_count=2, eval_duration=20_000_000, reply_to=question)  # fmt: skip
+    Message.objects.create(
+        conversation=conversation,
+        role="assistant",
+        content="**Blue**",
+        model="llava:7b",
+        eval_count=2,
+        eval_duration=20_000_000,
+        reply_to=question,
+    )
 
     exported = client.get(f"/c/{conversation.pk}/export.json")
     assert exported["Content-Disposition"] == 'attachment; filename="test-chat.json"'
@@ -102,36 +108,93 @@ def export_of(message: dict | None = None, **top) -> bytes:
         (export_of({"version": -1}), "Message 1: version must be a whole number"),
         (export_of({"version": 0}), "Message 1: version must be a whole number"),
         (export_of({"version": 2**31}), "Message 1: version must be a whole number"),
-        (export_of({"stats": {"eval_count": 2**31}}), "Message 1: eval_count must be a whole number from 0 to 2147483647."),
-        (export_of({"stats": {"total_duration": 2**63}}), "Message 1: total_duration must be a whole number from 0 to 9223372036854775807."),
-        (export_of({"stats": {"prompt_eval_count": -1}}), "Message 1: prompt_eval_count must be a whole number"),
+        (
+            export_of({"stats": {"eval_count": 2**31}}),
+            "Message 1: eval_count must be a whole number from 0 to 2147483647.",
+        ),
+        (
+            export_of({"stats": {"total_duration": 2**63}}),
+            "Message 1: total_duration must be a whole number from 0 to 9223372036854775807.",
+        ),
+        (
+            export_of({"stats": {"prompt_eval_count": -1}}),
+            "Message 1: prompt_eval_count must be a whole number",
+        ),
         (export_of({"stats": {"eval_count": True}}), "Message 1: eval_count must be a whole number"),
         (export_of({"stats": {"eval_count": "12"}}), "Message 1: eval_count must be a whole number"),
-        (export_of({"created_at": "2026-02-30T00:00:00+00:00"}), "Message 1: created_at must be a date and time."),
-        (export_of({"created_at": "2026-01-01T00:00:00+25:00"}), "Message 1: created_at must be a date and time."),
-        (export_of({"created_at": "0001-01-01T00:00:00+05:00"}), "Message 1: created_at must be a date and time."),
+        (
+            export_of({"created_at": "2026-02-30T00:00:00+00:00"}),
+            "Message 1: created_at must be a date and time.",
+        ),
+        (
+            export_of({"created_at": "2026-01-01T00:00:00+25:00"}),
+            "Message 1: created_at must be a date and time.",
+        ),
+        (
+            export_of({"created_at": "0001-01-01T00:00:00+05:00"}),
+            "Message 1: created_at must be a date and time.",
+        ),
         (export_of({"images": 5}), "Message 1: images must be a list."),
         (export_of({"active": "false"}), "Message 1: active must be true or false."),
         (export_of({"reply_to": ["x"]}), "Message 1: reply_to must be a message id."),
         (export_of({"content": "nul \x00 here"}), "Message 1 contains a NUL character at $.content."),
-        (export_of({"structured": {"data": {"a\x00": 1}}}), "Message 1 contains a NUL character in a key at $.structured.data."),
-        (export_of({"format": {"properties": {"a": {"$ref": "#/$defs/missing"}}}}),
-         "Message 1: The schema refers to '#/$defs/missing'"),
+        (
+            export_of({"structured": {"data": {"a\x00": 1}}}),
+            "Message 1 contains a NUL character in a key at $.structured.data.",
+        ),
+        (
+            export_of({"format": {"properties": {"a": {"$ref": "#/$defs/missing"}}}}),
+            "Message 1: The schema refers to '#/$defs/missing'",
+        ),
         (b"{not json", "The file is not valid JSON"),
         (b'{"format": "something-else"}', "This is not a conversation export."),
         (json.dumps({"format": "ollama-chat-export", "version": 9}).encode(), "Unsupported export version 9"),
-        (json.dumps({"format": "ollama-chat-export", "version": 1, "conversation": {"messages": [
-            {"role": "user", "content": "hi", "created_at": "2026-01-01T00:00:00+00:00"},
-            {"role": "wizard", "content": "x", "created_at": "2026-01-01T00:00:01+00:00"}]}}).encode(),
-         "Message 2: unknown role 'wizard'."),
-        (json.dumps({"format": "ollama-chat-export", "version": 1, "conversation": {"messages": [
-            {"role": "user", "content": "hi", "created_at": "2026-01-01T00:00:00+00:00",
-             "images": [{"data": base64.b64encode(b"not an image").decode()}]}]}}).encode(),
-         "is not an image"),
-        (json.dumps({"format": "ollama-chat-export", "version": 1, "conversation": {
-            "options": {"temperature": 9}, "messages": []}}).encode(), "settings are invalid"),
+        (
+            json.dumps(
+                {
+                    "format": "ollama-chat-export",
+                    "version": 1,
+                    "conversation": {
+                        "messages": [
+                            {"role": "user", "content": "hi", "created_at": "2026-01-01T00:00:00+00:00"},
+                            {"role": "wizard", "content": "x", "created_at": "2026-01-01T00:00:01+00:00"},
+                        ]
+                    },
+                }
+            ).encode(),
+            "Message 2: unknown role 'wizard'.",
+        ),
+        (
+            json.dumps(
+                {
+                    "format": "ollama-chat-export",
+                    "version": 1,
+                    "conversation": {
+                        "messages": [
+                            {
+                                "role": "user",
+                                "content": "hi",
+                                "created_at": "2026-01-01T00:00:00+00:00",
+                                "images": [{"data": base64.b64encode(b"not an image").decode()}],
+                            }
+                        ]
+                    },
+                }
+            ).encode(),
+            "is not an image",
+        ),
+        (
+            json.dumps(
+                {
+                    "format": "ollama-chat-export",
+                    "version": 1,
+                    "conversation": {"options": {"temperature": 9}, "messages": []},
+                }
+            ).encode(),
+            "settings are invalid",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_malformed_import_explains_itself_and_creates_nothing(alice, settings, content, message):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -147,9 +210,13 @@ def test_an_import_reads_a_time_without_offset_as_utc_and_keeps_versions_and_cou
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     content = export_of(
-        {"created_at": "2026-03-01T10:30:00", "version": 2, "active": False,
-         "stats": {"eval_count": 2**31 - 1, "total_duration": 2**63 - 1}}
-    )  # fmt: skip
+        {
+            "created_at": "2026-03-01T10:30:00",
+            "version": 2,
+            "active": False,
+            "stats": {"eval_count": 2**31 - 1, "total_duration": 2**63 - 1},
+        }
+    )
     response = signed_in(alice).post("/c/import/", {"file": SimpleUploadedFile("x.json", content)})
 
     assert response.status_code == 201

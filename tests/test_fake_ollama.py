@@ -58,9 +58,14 @@ def test_chat_without_a_model_is_a_400(ollama, body):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/api/chat"), ("POST", "/api/show"), ("POST", "/api/pull"), ("POST", "/api/copy"),
-     ("DELETE", "/api/delete")],
-)  # fmt: skip
+    [
+        ("POST", "/api/chat"),
+        ("POST", "/api/show"),
+        ("POST", "/api/pull"),
+        ("POST", "/api/copy"),
+        ("DELETE", "/api/delete"),
+    ],
+)
 @pytest.mark.parametrize("content", [b"", b" \r\n\t"])
 def test_an_empty_body_is_missing(ollama, method, path, content):
     assert_error(request(ollama, method, path, content=content), 400, "missing request body")
@@ -86,17 +91,25 @@ def test_malformed_json_is_a_400_in_the_go_decoders_words(ollama, content, error
     ("body", "error"),
     [
         ({"model": 3}, "json: cannot unmarshal number into Go struct field ChatRequest.model of type string"),
-        ({"model": "llama3.2", "messages": "hi"},
-         "json: cannot unmarshal string into Go struct field ChatRequest.messages of type []api.Message"),
-        ({"model": "llama3.2", "messages": [{"role": "user", "content": 5}]},
-         "json: cannot unmarshal number into Go struct field Message.messages.content of type string"),
-        ({"model": "llama3.2", "messages": USER, "stream": "yes"},
-         "json: cannot unmarshal string into Go struct field ChatRequest.stream of type bool"),
-        ({"model": "llama3.2", "messages": USER, "options": ["temperature"]},
-         "json: cannot unmarshal array into Go struct field ChatRequest.options of type map[string]interface {}"),
+        (
+            {"model": "llama3.2", "messages": "hi"},
+            "json: cannot unmarshal string into Go struct field ChatRequest.messages of type []api.Message",
+        ),
+        (
+            {"model": "llama3.2", "messages": [{"role": "user", "content": 5}]},
+            "json: cannot unmarshal number into Go struct field Message.messages.content of type string",
+        ),
+        (
+            {"model": "llama3.2", "messages": USER, "stream": "yes"},
+            "json: cannot unmarshal string into Go struct field ChatRequest.stream of type bool",
+        ),
+        (
+            {"model": "llama3.2", "messages": USER, "options": ["temperature"]},
+            "json: cannot unmarshal array into Go struct field ChatRequest.options of type map[string]interface {}",
+        ),
         ([{"model": "llama3.2"}], "json: cannot unmarshal array into Go value of type api.ChatRequest"),
     ],
-)  # fmt: skip
+)
 def test_a_value_of_the_wrong_type_is_a_400(ollama, body, error):
     assert_error(chat(ollama, body), 400, error)
 
@@ -108,12 +121,21 @@ def test_an_unknown_model_is_a_404_named_as_sent(ollama):
 
 def test_images_must_be_bare_base64_which_is_checked_first(ollama):
     data_url = {"role": "user", "content": "what?", "images": [f"data:image/png;base64,{PNG_BASE64}"]}
-    assert_error(chat(ollama, {"model": "llava:7b", "messages": [data_url]}), 400,
-                 "illegal base64 data at input byte 4")  # fmt: skip
-    assert_error(chat(ollama, {"model": "no-such-model", "messages": [data_url]}), 400,
-                 "illegal base64 data at input byte 4")  # fmt: skip
-    assert_error(chat(ollama, {"model": "llava:7b", "messages": [{"images": ["abc"]}]}), 400,
-                 "illegal base64 data at input byte 0")  # fmt: skip
+    assert_error(
+        chat(ollama, {"model": "llava:7b", "messages": [data_url]}),
+        400,
+        "illegal base64 data at input byte 4",
+    )
+    assert_error(
+        chat(ollama, {"model": "no-such-model", "messages": [data_url]}),
+        400,
+        "illegal base64 data at input byte 4",
+    )
+    assert_error(
+        chat(ollama, {"model": "llava:7b", "messages": [{"images": ["abc"]}]}),
+        400,
+        "illegal base64 data at input byte 0",
+    )
     bare = {"role": "user", "content": "what?", "images": [PNG_BASE64]}
     assert ndjson(chat(ollama, {"model": "llava:7b", "messages": [bare]}))[-1]["done"] is True
 
@@ -177,9 +199,12 @@ def test_no_messages_and_keep_alive_zero_unloads_before_any_capability_check(oll
 
     assert (answer.status_code, answer.headers["content-type"]) == (200, JSON)
     assert answer.json() | {"created_at": ""} == {
-        "model": "llama3.2", "created_at": "", "message": {"role": "assistant", "content": ""},
-        "done": True, "done_reason": "unload",
-    }  # fmt: skip
+        "model": "llama3.2",
+        "created_at": "",
+        "message": {"role": "assistant", "content": ""},
+        "done": True,
+        "done_reason": "unload",
+    }
     assert ollama.running == []
     assert_error(chat(ollama, {"model": "gone", "keep_alive": keep_alive}), 404, "model 'gone' not found")
 
@@ -201,8 +226,15 @@ def test_an_option_of_the_wrong_type_is_a_500(ollama, options, error, messages):
 
 
 def test_good_options_pass_and_unknown_ones_are_ignored(ollama):
-    options = {"temperature": 1, "top_p": 0.9, "num_ctx": 4096.7, "seed": None, "stop": ["END"],
-               "mirostat": 2, "tempreature": "typo"}  # fmt: skip
+    options = {
+        "temperature": 1,
+        "top_p": 0.9,
+        "num_ctx": 4096.7,
+        "seed": None,
+        "stop": ["END"],
+        "mirostat": 2,
+        "tempreature": "typo",
+    }
     assert ndjson(chat(ollama, {"model": "llama3.2", "messages": USER, "options": options}))[-1]["done"]
 
 
@@ -225,13 +257,19 @@ def test_valid_formats_are_accepted(ollama, format):
 
 def test_tools_and_chat_need_the_capability(ollama):
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
-    assert_error(chat(ollama, {"model": "llava:7b", "messages": USER, "tools": [tool]}), 400,
-                 "registry.ollama.ai/library/llava:7b does not support tools")  # fmt: skip
+    assert_error(
+        chat(ollama, {"model": "llava:7b", "messages": USER, "tools": [tool]}),
+        400,
+        "registry.ollama.ai/library/llava:7b does not support tools",
+    )
     assert ndjson(chat(ollama, {"model": "llava:7b", "messages": USER, "tools": []}))[-1]["done"]
     pulled = httpx.post(f"{ollama.url}/api/pull", json={"model": "nomic-embed-text", "stream": False})
     assert pulled.json() == {"status": "success"}
-    assert_error(chat(ollama, {"model": "nomic-embed-text", "messages": USER}), 400,
-                 '"nomic-embed-text" does not support chat')  # fmt: skip
+    assert_error(
+        chat(ollama, {"model": "nomic-embed-text", "messages": USER}),
+        400,
+        '"nomic-embed-text" does not support chat',
+    )
 
 
 # Streams and replies ----------------------------------------------------------------
@@ -274,8 +312,11 @@ def test_a_non_streaming_reply_is_one_object_with_the_text_joined(ollama):
     assert body["message"] == {"role": "assistant", "content": "A title"}
     assert body["done"] is True and body["done_reason"] == "stop"
     ollama.enqueue_completion(error="model runner has unexpectedly stopped", status=500)
-    assert_error(chat(ollama, {"model": "llama3.2", "messages": USER, "stream": False}), 500,
-                 "model runner has unexpectedly stopped")  # fmt: skip
+    assert_error(
+        chat(ollama, {"model": "llama3.2", "messages": USER, "stream": False}),
+        500,
+        "model runner has unexpectedly stopped",
+    )
 
 
 def test_loading_answers_one_json_object_even_when_streaming(ollama):
@@ -307,8 +348,11 @@ def test_an_error_after_a_chunk_is_one_more_line_under_200_and_no_done_line(olla
 
 def test_a_scripted_refusal_is_its_status_before_any_output(ollama):
     ollama.enqueue_error(503, "server busy, please try again.  maximum pending requests exceeded")
-    assert_error(chat(ollama, {"model": "llama3.2", "messages": USER}), 503,
-                 "server busy, please try again.  maximum pending requests exceeded")  # fmt: skip
+    assert_error(
+        chat(ollama, {"model": "llama3.2", "messages": USER}),
+        503,
+        "server busy, please try again.  maximum pending requests exceeded",
+    )
 
 
 def test_a_chunked_request_body_is_read(ollama):
@@ -323,9 +367,17 @@ def test_a_chunked_request_body_is_read(ollama):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/api/chat"), ("DELETE", "/api/chat"), ("POST", "/api/tags"), ("GET", "/api/delete"),
-     ("POST", "/api/delete"), ("PUT", "/api/show"), ("POST", "/"), ("GET", "/api/generate")],
-)  # fmt: skip
+    [
+        ("GET", "/api/chat"),
+        ("DELETE", "/api/chat"),
+        ("POST", "/api/tags"),
+        ("GET", "/api/delete"),
+        ("POST", "/api/delete"),
+        ("PUT", "/api/show"),
+        ("POST", "/"),
+        ("GET", "/api/generate"),
+    ],
+)
 def test_a_wrong_method_on_a_known_path_is_a_plain_text_405(ollama, method, path):
     response = request(ollama, method, path, content=b"")
     assert (response.status_code, response.headers["content-type"]) == (405, "text/plain")
@@ -382,8 +434,16 @@ def test_ps_entries_carry_a_full_digest_and_the_same_details_as_tags(ollama):
 
     assert [m["name"] for m in running] == ["qwen3:8b", "llava:7b"]  # most time left first
     for entry in running:
-        assert list(entry) == ["name", "model", "size", "digest", "details", "expires_at", "size_vram",
-                               "context_length"]  # fmt: skip
+        assert list(entry) == [
+            "name",
+            "model",
+            "size",
+            "digest",
+            "details",
+            "expires_at",
+            "size_vram",
+            "context_length",
+        ]
         assert re.fullmatch(r"[0-9a-f]{64}", entry["digest"])
         assert entry["digest"] == tags[entry["name"]]["digest"]
         assert entry["details"] == tags[entry["name"]]["details"]
@@ -395,16 +455,28 @@ def test_tags_entries_have_the_documented_shape(ollama):
     for model in models:
         assert list(model) == ["name", "model", "modified_at", "size", "digest", "details"]
         assert re.fullmatch(r"[0-9a-f]{64}", model["digest"])
-        assert set(model["details"]) == {"parent_model", "format", "family", "families", "parameter_size",
-                                         "quantization_level"}  # fmt: skip
+        assert set(model["details"]) == {
+            "parent_model",
+            "format",
+            "family",
+            "families",
+            "parameter_size",
+            "quantization_level",
+        }
 
 
 def test_delete_checks_its_body_and_takes_name_as_an_alias(ollama):
     delete = "DELETE", "/api/delete"
-    assert_error(request(ollama, *delete, {"model": 5}), 400,
-                 "json: cannot unmarshal number into Go struct field DeleteRequest.model of type string")  # fmt: skip
-    assert_error(request(ollama, *delete, {"name": ["llava:7b"]}), 400,
-                 "json: cannot unmarshal array into Go struct field DeleteRequest.name of type string")  # fmt: skip
+    assert_error(
+        request(ollama, *delete, {"model": 5}),
+        400,
+        "json: cannot unmarshal number into Go struct field DeleteRequest.model of type string",
+    )
+    assert_error(
+        request(ollama, *delete, {"name": ["llava:7b"]}),
+        400,
+        "json: cannot unmarshal array into Go struct field DeleteRequest.name of type string",
+    )
     assert_error(request(ollama, *delete, {}), 400, 'name "" is invalid')
     deleted = request(ollama, *delete, {"name": "llava:7b"})
     assert deleted.status_code == 200 and deleted.content == b""
@@ -421,10 +493,16 @@ def test_show_takes_name_as_an_alias_and_normalises_the_missing_name(ollama):
 
 def test_pull_and_copy_check_their_names(ollama):
     assert_error(request(ollama, "POST", "/api/pull", {}), 400, "invalid model name")
-    assert_error(request(ollama, "POST", "/api/pull", {"model": "no-such", "stream": False}), 500,
-                 "pull model manifest: file does not exist")  # fmt: skip
-    assert_error(request(ollama, "POST", "/api/copy", {"source": 1, "destination": "x"}), 400,
-                 "json: cannot unmarshal number into Go struct field CopyRequest.source of type string")  # fmt: skip
+    assert_error(
+        request(ollama, "POST", "/api/pull", {"model": "no-such", "stream": False}),
+        500,
+        "pull model manifest: file does not exist",
+    )
+    assert_error(
+        request(ollama, "POST", "/api/copy", {"source": 1, "destination": "x"}),
+        400,
+        "json: cannot unmarshal number into Go struct field CopyRequest.source of type string",
+    )
     assert_error(
         request(ollama, "POST", "/api/copy", {"source": "llama3.2"}), 400, 'destination "" is invalid'
     )

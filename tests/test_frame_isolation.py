@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from conversations.models import Conversation, Message
-from tests.conftest import open_socket, receive_until, send
+from tests.helpers import open_socket, receive_until, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

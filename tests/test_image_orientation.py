@@ -15,7 +15,7 @@ from PIL import ExifTags
 from PIL import Image as Pillow
 
 from conversations.models import Image
-from tests.conftest import open_socket, receive_until, send
+from tests.helpers import open_socket, receive_until, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,8 +14,7 @@ from django.test import Client
 from PIL import Image as Pillow
 
 from conversations.models import Conversation, Image, Message
-from tests.conftest import open_socket, receive_until, send
-from tests.helpers import error_message
+from tests.helpers import error_message, open_socket, receive_until, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -276,8 +275,10 @@ def test_the_admin_shows_thumbnails_through_its_own_route(alice, conversation):
     operator = staff("operator", superuser=True)
 
     admin_file = f"/admin/conversations/conversation/images/{uploaded['id']}/"
-    for page in (f"/admin/conversations/conversation/{conversation.pk}/change/",
-                 f"/admin/conversations/message/{message.pk}/change/"):  # fmt: skip
+    for page in (
+        f"/admin/conversations/conversation/{conversation.pk}/change/",
+        f"/admin/conversations/message/{message.pk}/change/",
+    ):
         content = operator.get(page).content.decode()
         assert f'<a href="{admin_file}"><img src="{admin_file}thumbnail/"' in content
         assert f'"{uploaded["url"]}"' not in content and f'"{uploaded["thumbnail_url"]}"' not in content

@@ -18,8 +18,7 @@ from django.utils import timezone
 from conversations import sidebar
 from conversations.models import Conversation, Image, Message
 from conversations.transfer import imports
-from tests.conftest import open_socket, png, signed_in
-from tests.helpers import error_message
+from tests.helpers import error_message, open_socket, png, signed_in
 
 STARTED = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
@@ -69,34 +68,73 @@ PNG = base64.b64encode(png("blue")).decode()
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (with_raw('"a \\ud800 b"'), "Message 2 contains a lone surrogate (text that is not valid Unicode) at $.content."),
-        (with_raw('"\\ud800\\u0041"'), "Message 2 contains a lone surrogate (text that is not valid Unicode) at $.content."),
-        (with_raw('"a \\udc00"'), "Message 2 contains a lone surrogate (text that is not valid Unicode) at $.content."),
+        (
+            with_raw('"a \\ud800 b"'),
+            "Message 2 contains a lone surrogate (text that is not valid Unicode) at $.content.",
+        ),
+        (
+            with_raw('"\\ud800\\u0041"'),
+            "Message 2 contains a lone surrogate (text that is not valid Unicode) at $.content.",
+        ),
+        (
+            with_raw('"a \\udc00"'),
+            "Message 2 contains a lone surrogate (text that is not valid Unicode) at $.content.",
+        ),
         (with_raw('"a \\u0000 b"'), "Message 2 contains a NUL character at $.content."),
-        (with_raw("NaN"), "Message 2 is not valid JSON (an unexpected character; NaN and Infinity, for one, are not JSON)."),
+        (
+            with_raw("NaN"),
+            "Message 2 is not valid JSON (an unexpected character; NaN and Infinity, for one, are not JSON).",
+        ),
         (with_raw("Infinity"), "Message 2 is not valid JSON (an unexpected character"),
         (with_raw("-Infinity"), "Message 2 is not valid JSON"),
-        (with_raw('"x", "stats": {"eval_count": 1e400}'), "Message 2 holds a number out of range (inf) at $.stats.eval_count."),
-        (with_raw('"x", "structured": ' + "[" * 100_000 + "]" * 100_000), "Message 2 is nested too deeply (the limit is 128 levels)."),
+        (
+            with_raw('"x", "stats": {"eval_count": 1e400}'),
+            "Message 2 holds a number out of range (inf) at $.stats.eval_count.",
+        ),
+        (
+            with_raw('"x", "structured": ' + "[" * 100_000 + "]" * 100_000),
+            "Message 2 is nested too deeply (the limit is 128 levels).",
+        ),
         (b"[" * 100_000 + b"]" * 100_000, "The file is nested too deeply (the limit is 128 levels)."),
         (with_raw("1e99999999999999999999"), "The file holds a number too large to read."),
-        (export(message(0), message(1, role="system", content="x" * 101)), "Message 2: content is too long (101 characters; the limit is 100)."),
-        (export(message(0), message(1, content="x" * 101)), "Message 2: content is too long (101 characters; the limit is 100)."),
-        (export(message(0, images=[{"data": PNG}] * 3)), "Message 1 carries 3 images; a message may carry at most 2."),
+        (
+            export(message(0), message(1, role="system", content="x" * 101)),
+            "Message 2: content is too long (101 characters; the limit is 100).",
+        ),
+        (
+            export(message(0), message(1, content="x" * 101)),
+            "Message 2: content is too long (101 characters; the limit is 100).",
+        ),
+        (
+            export(message(0, images=[{"data": PNG}] * 3)),
+            "Message 1 carries 3 images; a message may carry at most 2.",
+        ),
         (export(message(0, images=[{"data": "A" * 2000}])), "Message 1, image 1 is larger than 1,000 bytes"),
-        (export(message(0, images=[{"file": "images/" + "a" * 64 + ".png"}])), "images given as files can only be imported with the zip export"),
-        (export(*[message(n) for n in range(4)]), "The export has more than 3 messages, the most an import may hold."),
+        (
+            export(message(0, images=[{"file": "images/" + "a" * 64 + ".png"}])),
+            "images given as files can only be imported with the zip export",
+        ),
+        (
+            export(*[message(n) for n in range(4)]),
+            "The export has more than 3 messages, the most an import may hold.",
+        ),
         (export(message(0), title=5), "The conversation's title must be text."),
         (export(message(0), title="a\x00b"), "The conversation's title contains a NUL character"),
         (export(message(0), created_at="yesterday"), "The conversation: created_at must be a date and time."),
         (export(message(0))[:-3], "The file is not valid JSON (it ends too early)."),
         (export(message(0)) + b" {}", "The file is not valid JSON (there is more after its end)."),
         (b"", "The file is not valid JSON (it ends too early)."),
-        (b'{"format": "ollama-chat-export", "version": 1, "conversation": {"messages": 5}}', "The export has no list of messages."),
-        (b'{"format": "ollama-chat-export", "version": 1, "conversation": []}', "The export has no conversation."),
+        (
+            b'{"format": "ollama-chat-export", "version": 1, "conversation": {"messages": 5}}',
+            "The export has no list of messages.",
+        ),
+        (
+            b'{"format": "ollama-chat-export", "version": 1, "conversation": []}',
+            "The export has no conversation.",
+        ),
         (b'{"conversation": {"messages": [], "messages": []}}', 'The file holds "messages" twice.'),
     ],
-)  # fmt: skip
+)
 def test_a_refused_import_names_the_problem_and_leaves_nothing(alice, settings, content, expected):
     settings.MAX_MESSAGE_CHARS = 100
     settings.MAX_IMPORT_MESSAGES = 3
@@ -205,9 +243,13 @@ def test_pages_tolerate_a_structured_result_of_any_shape(alice, conversation, sh
     operator = get_user_model().objects.create_superuser("operator", password="operator-password")
     question = Message.objects.create(conversation=conversation, role="user", content="a?")
     reply = Message.objects.create(
-        conversation=conversation, role="assistant", content='{"a": 1}', reply_to=question,
-        format=SCHEMA, structured=shape,
-    )  # fmt: skip
+        conversation=conversation,
+        role="assistant",
+        content='{"a": 1}',
+        reply_to=question,
+        format=SCHEMA,
+        structured=shape,
+    )
     admin = signed_in(operator)
 
     assert admin.get(f"/admin/conversations/message/{reply.pk}/change/").status_code == 200
@@ -233,9 +275,12 @@ def test_the_zip_export_imports_back_with_its_images_and_dates(alice, bob, conve
     )
     Image.objects.filter(pk=image_id).update(message=question)
     Message.objects.create(
-        conversation=conversation, role="assistant", content="Red", reply_to=question,
+        conversation=conversation,
+        role="assistant",
+        content="Red",
+        reply_to=question,
         created_at=STARTED + timedelta(minutes=1),
-    )  # fmt: skip
+    )
     Conversation.objects.filter(pk=conversation.pk).update(
         created_at=STARTED, updated_at=STARTED + timedelta(minutes=1)
     )
@@ -246,8 +291,11 @@ def test_the_zip_export_imports_back_with_its_images_and_dates(alice, bob, conve
     assert created.status_code == 201, created.content
     copy = Conversation.objects.get(pk=created.json()["id"])
     assert (copy.owner, copy.title, copy.created_at, copy.updated_at) == (
-        bob, "Test chat", STARTED, STARTED + timedelta(minutes=1)
-    )  # fmt: skip
+        bob,
+        "Test chat",
+        STARTED,
+        STARTED + timedelta(minutes=1),
+    )
     question_copy, reply_copy = copy.messages.order_by("created_at")
     assert (question_copy.content, reply_copy.content, reply_copy.reply_to) == (
         "Colour?",
@@ -290,23 +338,44 @@ def image_name(data: bytes) -> str:
 @pytest.mark.parametrize(
     ("files", "expected"),
     [
-        ({"conversation.json": b" " * 3_000_000}, "The export: conversation.json unpacks to 3,000,000 bytes; the limit is 2,000,000."),
+        (
+            {"conversation.json": b" " * 3_000_000},
+            "The export: conversation.json unpacks to 3,000,000 bytes; the limit is 2,000,000.",
+        ),
         ({"other.json": export(message(0))}, "The export: the zip file has no conversation.json."),
-        ({"conversation.json": export(message(0, images=[{"file": "../../etc/passwd"}]))},
-         "Message 1, image 1: the file must be named images/<sha256>.<png|jpg|webp|gif>."),
-        ({"conversation.json": export(message(0, images=[{"file": "images/../conversation.json"}]))},
-         "Message 1, image 1: the file must be named"),
-        ({"conversation.json": export(message(0, images=[{"file": image_name(b"gone")}]))},
-         f"Message 1, image 1: the zip file has no {image_name(b'gone')}."),
-        ({"conversation.json": export(message(0, images=[{"file": image_name(b"big")}])), image_name(b"big"): b"\0" * 5000},
-         f"Message 1, image 1: {image_name(b'big')} unpacks to 5,000 bytes; the limit is 1,000."),
-        ({"conversation.json": export(message(0, images=[{"file": image_name(b"x")}] * 2)), image_name(b"x"): b"not a png"},
-         "Message 1: “image 1” is not an image"),
-        ({"conversation.json": export(message(0)), **{f"junk/{n}": b"" for n in range(20)}},
-         "The zip file holds more files than an export can (13 at most)."),
+        (
+            {"conversation.json": export(message(0, images=[{"file": "../../etc/passwd"}]))},
+            "Message 1, image 1: the file must be named images/<sha256>.<png|jpg|webp|gif>.",
+        ),
+        (
+            {"conversation.json": export(message(0, images=[{"file": "images/../conversation.json"}]))},
+            "Message 1, image 1: the file must be named",
+        ),
+        (
+            {"conversation.json": export(message(0, images=[{"file": image_name(b"gone")}]))},
+            f"Message 1, image 1: the zip file has no {image_name(b'gone')}.",
+        ),
+        (
+            {
+                "conversation.json": export(message(0, images=[{"file": image_name(b"big")}])),
+                image_name(b"big"): b"\0" * 5000,
+            },
+            f"Message 1, image 1: {image_name(b'big')} unpacks to 5,000 bytes; the limit is 1,000.",
+        ),
+        (
+            {
+                "conversation.json": export(message(0, images=[{"file": image_name(b"x")}] * 2)),
+                image_name(b"x"): b"not a png",
+            },
+            "Message 1: “image 1” is not an image",
+        ),
+        (
+            {"conversation.json": export(message(0)), **{f"junk/{n}": b"" for n in range(20)}},
+            "The zip file holds more files than an export can (13 at most).",
+        ),
         ({"conversation.json": with_raw('"\\ud800"')}, "Message 2 contains a lone surrogate"),
     ],
-)  # fmt: skip
+)
 def test_a_zip_that_is_not_an_export_is_refused_before_it_is_unpacked(alice, settings, files, expected):
     settings.MAX_IMPORT_BYTES = 2_000_000
     settings.MAX_IMAGE_BYTES = 1000

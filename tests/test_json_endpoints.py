@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conversations.models import Conversation, Message, Preferences, SavedSchema
-from tests.conftest import signed_in
-from tests.helpers import error_message
+from tests.helpers import error_message, signed_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

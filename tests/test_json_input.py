@@ -110,16 +110,28 @@ def test_a_surrogate_pair_split_by_a_read_is_one_character():
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        (b'{"items": [{"k": "\\ud800\\u0041"}]}', "Piece ('items', 0) contains a lone surrogate (text that is not valid Unicode) at $.k."),
-        (b'{"items": [1, {"k": [0, "\\udfff"]}]}', "Piece ('items', 1) contains a lone surrogate (text that is not valid Unicode) at $.k[1]."),
+        (
+            b'{"items": [{"k": "\\ud800\\u0041"}]}',
+            "Piece ('items', 0) contains a lone surrogate (text that is not valid Unicode) at $.k.",
+        ),
+        (
+            b'{"items": [1, {"k": [0, "\\udfff"]}]}',
+            "Piece ('items', 1) contains a lone surrogate (text that is not valid Unicode) at $.k[1].",
+        ),
         (b'{"items": [1, {"k": 1e400}]}', "Piece ('items', 1) holds a number out of range (inf) at $.k."),
         (b'{"items": [1, {"k": "\\u0000"}]}', "Piece ('items', 1) contains a NUL character at $.k."),
-        (b'{"items": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}", "Piece ('items', 0) is nested too deeply (the limit is 128 levels)."),
-        (b'{"items": [NaN]}', "Piece ('items', 0) is not valid JSON (an unexpected character; NaN and Infinity, for one, are not JSON)."),
+        (
+            b'{"items": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}",
+            "Piece ('items', 0) is nested too deeply (the limit is 128 levels).",
+        ),
+        (
+            b'{"items": [NaN]}',
+            "Piece ('items', 0) is not valid JSON (an unexpected character; NaN and Infinity, for one, are not JSON).",
+        ),
         (b'{"items": ["\xff"]}', "Piece ('items', 0) is not valid JSON (text that is not UTF-8)."),
         (b'{"items": [1]', "Piece () is not valid JSON (it ends too early)."),
     ],
-)  # fmt: skip
+)
 def test_a_stream_refuses_what_loads_refuses_and_says_where(raw, expected):
     for step in (3, 1 << 20):
         with pytest.raises(json_input.Unacceptable) as refused:

@@ -10,7 +10,7 @@ import json
 import pytest
 import websockets
 
-from tests.live_server import LiveServer, signed_in
+from tests.live_server import LiveServer, signed_up
 
 MODEL = "llama3.2:latest"
 
@@ -72,7 +72,7 @@ def new_conversation(client) -> str:
 def test_a_reply_of_1_5_mb_reaches_two_tabs_whole(server, ollama):
     tokens = [f"{index:06d} " + "x" * 93 + "\n" for index in range(15_000)]  # 1.5 MB
     ollama.enqueue_chat(*tokens)
-    with contextlib.closing(signed_in(server)) as client:
+    with contextlib.closing(signed_up(server)) as client:
         path = new_conversation(client)
 
         async def run() -> None:
@@ -101,7 +101,7 @@ def test_a_reply_of_1_5_mb_reaches_two_tabs_whole(server, ollama):
 def test_a_message_of_100000_emoji_reaches_every_tab_whole(server, ollama):
     ollama.enqueue_chat("Nice ", "emoji.")
     text = "😀" * 100_000
-    with contextlib.closing(signed_in(server)) as client:
+    with contextlib.closing(signed_up(server)) as client:
         path = new_conversation(client)
 
         async def run() -> None:
@@ -119,7 +119,7 @@ def test_a_message_of_100000_emoji_reaches_every_tab_whole(server, ollama):
 
 def test_a_frame_just_over_the_limit_gets_the_error_and_the_socket_stays(server, settings):
     over = settings.MAX_FRAME_BYTES + 1 - len(json.dumps({"type": "chat", "content": ""}))
-    with contextlib.closing(signed_in(server)) as client:
+    with contextlib.closing(signed_up(server)) as client:
         path = new_conversation(client)
 
         async def run() -> None:
@@ -155,7 +155,7 @@ print(conversation.pk)
 
 
 def test_switching_versions_in_a_30_mb_conversation_reaches_every_tab(server):
-    with contextlib.closing(signed_in(server)) as client:
+    with contextlib.closing(signed_up(server)) as client:
         server.manage("shell", "-c", SEED_LONG_CONVERSATION)
         listed = client.get("/c/", params={"q": "Long"}).json()["groups"][0]["conversations"][0]
         path = f"/ws/conversations/{listed['id']}/"

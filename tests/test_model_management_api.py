@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from conversations.ollama.client import OllamaClient, OllamaError
-from tests.conftest import closed_port_url
 from tests.fake_ollama import running_model
+from tests.helpers import closed_port_url
 
 PULL_LINE = re.compile(r"^pulling [0-9a-f]{12}$")
 

@@ -10,7 +10,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import AsyncClient
 
 from ollama_models import pulls
-from tests.conftest import open_path, receive_until, send
+from tests.helpers import open_path, receive_until, send
 
 
 @pytest.fixture

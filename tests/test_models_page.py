@@ -8,9 +8,8 @@ import pytest
 from django.http import HttpResponse
 from django.test import Client
 
-from tests.conftest import closed_port_url
 from tests.fake_ollama import running_model
-from tests.helpers import error_message, error_of
+from tests.helpers import closed_port_url, error_message, error_of
 
 
 def post(client: Client, url: str, data: object) -> HttpResponse:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket as sockets
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +10,7 @@ from django.contrib.auth import get_user_model
 
 from conversations.middleware import FirstRunMiddleware
 from conversations.models import Conversation, Message
-from tests.helpers import error_message, error_of
+from tests.helpers import closed_port_url, error_message, error_of
 
 pytestmark = pytest.mark.django_db
 
@@ -188,10 +187,7 @@ def test_the_model_list_comes_from_ollama(client, ollama, alice):
 
 
 def test_the_model_list_explains_an_unreachable_ollama(client, settings, alice):
-    with sockets.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings.OLLAMA_HOST = f"http://127.0.0.1:{port}"
+    settings.OLLAMA_HOST = closed_port_url()
     client.force_login(alice)
 
     response = client.get("/api/models/")
@@ -199,7 +195,7 @@ def test_the_model_list_explains_an_unreachable_ollama(client, settings, alice):
     assert response.status_code == 502
     assert error_of(response) == {
         "code": "unreachable",
-        "message": f"Cannot reach Ollama at http://127.0.0.1:{port}. Is it running? Start it with `ollama serve`.",
+        "message": f"Cannot reach Ollama at {settings.OLLAMA_HOST}. Is it running? Start it with `ollama serve`.",
     }
 
 

@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 
 from conversations.chat import liveness, replies
 from conversations.models import Message
-from tests.conftest import open_socket, receive_until, send
+from tests.helpers import open_socket, receive_until, send
 from tests.test_images import image_bytes, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)

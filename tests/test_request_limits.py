@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from tests.helpers import error_message
-from tests.live_server import LiveServer, signed_in
+from tests.live_server import LiveServer, signed_up
 
 CHUNK = 64 * 1024
 
@@ -71,7 +71,7 @@ def test_a_chunked_body_is_cut_off_at_the_limit(server):
 
 
 def test_a_signed_in_upload_over_the_image_limit_is_refused_before_its_body(server):
-    with contextlib.closing(signed_in(server)) as client:
+    with contextlib.closing(signed_up(server)) as client:
         cookies = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
         raw, conn = response_to(
             server,
@@ -92,7 +92,7 @@ def test_a_signed_in_upload_over_the_image_limit_is_refused_before_its_body(serv
 @pytest.mark.django_db
 def test_django_refuses_a_declared_body_over_its_paths_limit_too(alice, settings):
     """For a request that reached Django some other way: no view parses a body over its limit."""
-    from tests.conftest import signed_in as signed_in_client
+    from tests.helpers import signed_in as signed_in_client
 
     settings.MAX_IMAGE_BYTES = 1000
     client = signed_in_client(alice)

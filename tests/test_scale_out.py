@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from django.db import connection
 
 from conversations.models import Conversation, Message
 from ollama_models import pulls
-from tests.conftest import session_cookie
+from tests.helpers import free_port, session_cookie
 
 REPO = Path(__file__).resolve().parents[1]
 CHECKPOINT_SECONDS = 0.2
@@ -37,12 +36,6 @@ pytestmark = [
         reason="needs DATABASE_URL=postgres://… and REDIS_URL (the scale-out suite)",
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Worker:
@@ -65,8 +58,11 @@ class Worker:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "chatsite.serve", "-b", "127.0.0.1", "-p", str(self.port)],
-                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 20
         while True:
             try:

@@ -9,8 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from conversations.models import Conversation, Message, SavedSchema
 from conversations.structured.formats import SchemaRejected, check_format, evaluate
-from tests.conftest import open_socket, post_json, receive_until, send, signed_in
-from tests.helpers import error_message
+from tests.helpers import error_message, open_socket, post_json, receive_until, send, signed_in
 
 # Python's re tries every way of splitting the a's between the groups before it gives up.
 EVIL = "^(a+)+$"
@@ -68,22 +67,47 @@ REFUSED_IDS = ["lookahead", "backreference", "too-long", "too-many"]
     ("schema", "message"),
     [
         *REFUSED,
-        ({"patternProperties": {"^(?!x-)": {}}}, "The pattern '^(?!x-)' at $.patternProperties cannot be used"),
-        ({"properties": {"a": {"pattern": "[\\p{L} ]{1,200}"}}},
-         "at $.properties.a.pattern cannot be used: it is too large for RE2"),
-        ({"anyOf": [{"pattern": "^[\\p{L} ]{1,50}$"}, {"pattern": "^[\\p{L} ]{1,50}!$"}]},
-         "The schema's patterns are too large together for RE2 (at $.anyOf[1].pattern"),
+        (
+            {"patternProperties": {"^(?!x-)": {}}},
+            "The pattern '^(?!x-)' at $.patternProperties cannot be used",
+        ),
+        (
+            {"properties": {"a": {"pattern": "[\\p{L} ]{1,200}"}}},
+            "at $.properties.a.pattern cannot be used: it is too large for RE2",
+        ),
+        (
+            {"anyOf": [{"pattern": "^[\\p{L} ]{1,50}$"}, {"pattern": "^[\\p{L} ]{1,50}!$"}]},
+            "The schema's patterns are too large together for RE2 (at $.anyOf[1].pattern",
+        ),
         ({"const": {"pattern": "(?<=a)b"}}, "The pattern '(?<=a)b' at $.const.pattern cannot be used"),
-        ({"properties": {"a": {"$schema": "http://json-schema.org/draft-04/schema#", "pattern": "^(a+)+$"}}},
-         "$schema is allowed only at the top of the schema, not at $.properties.a.$schema"),
-        ({"$ref": "https://json-schema.org/draft/2020-12/schema"},
-         "The schema refers to 'https://json-schema.org/draft/2020-12/schema', which it does not define."),
-        ({"properties": {"a": {"$dynamicRef": "https://json-schema.org/draft/2020-12/schema"}}},
-         "The schema refers to 'https://json-schema.org/draft/2020-12/schema', which it does not define."),
+        (
+            {
+                "properties": {
+                    "a": {"$schema": "http://json-schema.org/draft-04/schema#", "pattern": "^(a+)+$"}
+                }
+            },
+            "$schema is allowed only at the top of the schema, not at $.properties.a.$schema",
+        ),
+        (
+            {"$ref": "https://json-schema.org/draft/2020-12/schema"},
+            "The schema refers to 'https://json-schema.org/draft/2020-12/schema', which it does not define.",
+        ),
+        (
+            {"properties": {"a": {"$dynamicRef": "https://json-schema.org/draft/2020-12/schema"}}},
+            "The schema refers to 'https://json-schema.org/draft/2020-12/schema', which it does not define.",
+        ),
     ],
-    ids=[*REFUSED_IDS, "lookahead-key", "too-large", "too-large-together", "lookbehind-anywhere", "nested-$schema",
-         "meta-schema", "meta-schema-dynamic"],
-)  # fmt: skip
+    ids=[
+        *REFUSED_IDS,
+        "lookahead-key",
+        "too-large",
+        "too-large-together",
+        "lookbehind-anywhere",
+        "nested-$schema",
+        "meta-schema",
+        "meta-schema-dynamic",
+    ],
+)
 def test_a_pattern_re2_cannot_run_within_the_limits_is_refused_saying_where_and_why(schema, message):
     with pytest.raises(SchemaRejected) as caught:
         check_format(schema)

@@ -15,8 +15,7 @@ from django.utils import timezone
 
 from conversations import sidebar
 from conversations.models import Conversation, Message
-from tests.conftest import signed_in
-from tests.helpers import error_message
+from tests.helpers import error_message, signed_in
 
 # The newest of make_conversations' conversations unless a test says otherwise.
 START = datetime(2026, 5, 20, 15, 0, tzinfo=UTC)
@@ -130,9 +129,15 @@ def test_date_groups_change_at_the_local_midnight_whatever_the_hour(zone, now):
         return Conversation(title=f"{days_ago}d {hour:02}:{minute:02}", updated_at=moment.astimezone(UTC))
 
     conversations = [
-        at(0, 0, 0), at(1, 23, 59), at(1, 0, 0), at(2, 23, 59), at(7, 0, 0), at(8, 23, 59),
-        at(30, 0, 0), at(31, 23, 59),
-    ]  # fmt: skip
+        at(0, 0, 0),
+        at(1, 23, 59),
+        at(1, 0, 0),
+        at(2, 23, 59),
+        at(7, 0, 0),
+        at(8, 23, 59),
+        at(30, 0, 0),
+        at(31, 23, 59),
+    ]
 
     with timezone.override(zone):
         groups = sidebar.grouped(conversations, now=now)

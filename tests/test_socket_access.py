@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import open_path, open_socket, receive_until, send
+from tests.helpers import open_path, open_socket, receive_until, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,7 @@ from django.test import Client
 from conversations import signals
 from conversations.chat import liveness
 from conversations.models import Conversation, Message
-from tests.conftest import open_path, open_socket, receive_until, send, signed_in, wait_for
+from tests.helpers import open_path, open_socket, receive_until, send, signed_in, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

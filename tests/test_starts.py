@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from conversations.chat.replies import ReplyRefused
 from conversations.chat.starts import NewQuestion, StartedReply, start_new_replies
 from conversations.models import Conversation, Image, Message
-from tests.conftest import open_socket, receive_until, send
+from tests.helpers import open_socket, receive_until, send
 from tests.test_images import image_bytes, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)

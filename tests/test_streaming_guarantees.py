@@ -10,7 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db.backends.utils import CursorWrapper
 
-from tests.conftest import open_socket, receive_until, send, text_of
+from tests.helpers import open_socket, receive_until, send, text_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,7 +83,7 @@ async def test_a_reply_costs_a_bounded_number_of_writes_whatever_its_length(
 
 async def test_the_partial_text_is_checkpointed_while_it_streams(ollama, settings, alice, conversation):
     from conversations.models import Message
-    from tests.conftest import wait_for
+    from tests.helpers import wait_for
 
     settings.REPLY_CHECKPOINT_SECONDS = 0.1
     ollama.enqueue_chat(*[f"t{i} " for i in range(30)], delay=0.05)

@@ -11,8 +11,7 @@ from django.test import Client
 from conversations.models import Message, SavedSchema
 from conversations.structured.form import render_form
 from conversations.structured.formats import SchemaRejected, check_format, evaluate
-from tests.conftest import open_socket, receive_until, send
-from tests.helpers import error_message
+from tests.helpers import error_message, open_socket, receive_until, send
 
 PERSON = {
     "type": "object",
@@ -61,13 +60,16 @@ def test_a_valid_schema_and_json_mode_pass():
             "The schema refers to '#/$defs/missing', which it does not define.",
         ),
         (
-            {"$schema": "http://json-schema.org/draft-07/schema#", "items": {"$ref": "#/definitions/gone"},
-             "definitions": {"here": {}}},
+            {
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "items": {"$ref": "#/definitions/gone"},
+                "definitions": {"here": {}},
+            },
             "The schema refers to '#/definitions/gone'",
         ),
         (json.loads('{"items": ' * 300 + "{}" + "}" * 300), "The schema is nested too deeply"),
     ],
-)  # fmt: skip
+)
 def test_an_invalid_schema_is_rejected_with_where_and_why(value, message):
     with pytest.raises(SchemaRejected) as caught:
         check_format(value)
@@ -75,8 +77,11 @@ def test_an_invalid_schema_is_rejected_with_where_and_why(value, message):
 
 
 def test_both_drafts_and_references_inside_the_schema_are_accepted():
-    for draft in ("https://json-schema.org/draft/2020-12/schema", "http://json-schema.org/draft-07/schema#",
-                  "http://json-schema.org/draft-07/schema"):  # fmt: skip
+    for draft in (
+        "https://json-schema.org/draft/2020-12/schema",
+        "http://json-schema.org/draft-07/schema#",
+        "http://json-schema.org/draft-07/schema",
+    ):
         assert check_format({"$schema": draft, "type": "object"})["$schema"] == draft
     linked = {
         "type": "object",

@@ -22,7 +22,7 @@ from conversations import housekeeping, images
 from conversations.chat.replies import ReplyRefused
 from conversations.chat.starts import NewQuestion, start_new_replies
 from conversations.models import Image, Message
-from tests.conftest import signed_in, wait_for
+from tests.helpers import signed_in, wait_for
 from tests.test_images import files_under, image_bytes, removed_by, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import open_socket, receive_until, send
+from tests.helpers import open_socket, receive_until, send
 
 
 @pytest.mark.django_db(transaction=True)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.live_server import POSTGRES_URL, LiveServer, signed_in
+from tests.live_server import POSTGRES_URL, LiveServer, signed_up
 
 pytestmark = pytest.mark.skipif(bool(POSTGRES_URL), reason="reads the live server's SQLite file")
 
@@ -55,7 +55,7 @@ def silent_ollama():
 
 def test_a_request_waiting_on_ollama_does_not_hold_up_a_stop(start_live_server, silent_ollama):
     server = start_live_server(silent_ollama)
-    with contextlib.closing(signed_in(server)) as client:
+    with contextlib.closing(signed_up(server)) as client:
         waiting = threading.Thread(target=lambda: _swallow(client.get, "/api/models/", timeout=30))
         waiting.start()
         time.sleep(1.0)  # the request is in the app, waiting on "Ollama"
@@ -78,7 +78,7 @@ def _swallow(call, *args, **kwargs) -> None:
 def test_a_stopped_worker_keeps_all_the_text_it_sent(start_live_server, ollama):
     ollama.enqueue_chat(*[f"w{i} " for i in range(200)], delay=0.05)
     server = start_live_server(ollama.url)
-    with contextlib.closing(signed_in(server)) as client:
+    with contextlib.closing(signed_up(server)) as client:
         created = client.post(
             "/c/new/", json={"model": "llama3.2:latest"}, headers={"X-CSRFToken": client.cookies["csrftoken"]}
         ).json()

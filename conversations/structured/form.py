@@ -141,10 +141,20 @@ class _Form:
         rows = format_html_join(
             "",
             "<li>{}</li>",
-            ((self.node(items, item, name=f"{label} #{index + 1}", path=f"{path}[{index}]",
-                        required=False, depth=depth + 1),)
-             for index, item in enumerate(value)),
-        )  # fmt: skip
+            (
+                (
+                    self.node(
+                        items,
+                        item,
+                        name=f"{label} #{index + 1}",
+                        path=f"{path}[{index}]",
+                        required=False,
+                        depth=depth + 1,
+                    ),
+                )
+                for index, item in enumerate(value)
+            ),
+        )
         listing = (
             format_html('<ol class="sf-rows">{}</ol>', rows)
             if value
@@ -152,8 +162,11 @@ class _Form:
         )
         return format_html(
             '<fieldset class="sf-array"><legend>{} <span class="sf-count">({})</span></legend>{}{}</fieldset>',
-            label, len(value), self.help(schema), listing,
-        )  # fmt: skip
+            label,
+            len(value),
+            self.help(schema),
+            listing,
+        )
 
     def field(
         self, schema: dict[str, Any], value: Any, *, kind: str | None, label: str, path: str, required: bool
@@ -173,10 +186,14 @@ class _Form:
             options = format_html_join(
                 "",
                 "<option{}>{}</option>",
-                ((" selected" if _same(choice, value) else "",
-                  choice if isinstance(choice, str) else json.dumps(choice, ensure_ascii=False))
-                 for choice in choices),
-            )  # fmt: skip
+                (
+                    (
+                        " selected" if _same(choice, value) else "",
+                        choice if isinstance(choice, str) else json.dumps(choice, ensure_ascii=False),
+                    )
+                    for choice in choices
+                ),
+            )
             return format_html('<select id="{}" disabled>{}</select>', field_id, options)
         if kind == "boolean" and isinstance(value, bool):
             checked = " checked" if value else ""

@@ -44,8 +44,12 @@ def export_data(conversation: Conversation, *, embed_images: bool = True) -> dic
             "images": [],
         }
         for image in message.images.all():
-            described = {"content_type": image.content_type, "sha256": image.sha256, "width": image.width,
-                         "height": image.height}  # fmt: skip
+            described = {
+                "content_type": image.content_type,
+                "sha256": image.sha256,
+                "width": image.width,
+                "height": image.height,
+            }
             if embed_images:
                 with image.file.open("rb") as handle:
                     described["data"] = base64.b64encode(handle.read()).decode("ascii")
@@ -102,6 +106,8 @@ def export_markdown(conversation: Conversation) -> str:
         if message.thinking:
             lines += ["<details><summary>Thinking</summary>", "", message.thinking, "", "</details>", ""]
         lines.append(message.content or f"*({message.status})*")
-        lines += [f"![image {index}](images/{image.sha256}.{EXTENSIONS[image.content_type]})"
-                  for index, image in enumerate(message.images.all(), start=1)]  # fmt: skip
+        lines += [
+            f"![image {index}](images/{image.sha256}.{EXTENSIONS[image.content_type]})"
+            for index, image in enumerate(message.images.all(), start=1)
+        ]
     return "\n".join(lines) + "\n"

@@ -207,8 +207,13 @@ def test_it_is_usable_at_phone_width(page: Page, live_server_url: str, ollama, t
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
 
     ollama.enqueue_chat(
-        "A long word: ", "Supercalifragilisticexpialidocious" * 4, "\n\n", "```\n", "x = 1  # " + "y" * 120, "\n```\n",
-    )  # fmt: skip
+        "A long word: ",
+        "Supercalifragilisticexpialidocious" * 4,
+        "\n\n",
+        "```\n",
+        "x = 1  # " + "y" * 120,
+        "\n```\n",
+    )
     send_message(page, "Something wide, please")
     expect(assistant_articles(page).first).to_have_attribute("data-status", "complete")
     expect(box).to_be_in_viewport()
@@ -292,11 +297,14 @@ def test_a_finished_reply_shows_its_speed_highlighted_code_and_collapsed_thinkin
     choose_model(page, "qwen3:8b")
     eval_count, eval_duration = 57, 2_345_000_000  # nanoseconds, as Ollama reports them
     ollama.enqueue_chat(
-        "Here it is:\n\n", "```python\n", *CODE.splitlines(keepends=True), "```\n",
+        "Here it is:\n\n",
+        "```python\n",
+        *CODE.splitlines(keepends=True),
+        "```\n",
         thinking=("They want ", "a greeting ", "function."),
         stats={"eval_count": eval_count, "eval_duration": eval_duration},
         delay=0.05,
-    )  # fmt: skip
+    )
 
     send_message(page, "Write a greeting function")
 

@@ -19,7 +19,8 @@ from tests.browser.conftest import (
     streaming_text,
 )
 from tests.fake_ollama import FakeOllama
-from tests.live_server import POSTGRES_URL, LiveServer, free_port
+from tests.helpers import free_port
+from tests.live_server import POSTGRES_URL, LiveServer
 
 pytestmark = pytest.mark.browser
 

@@ -436,10 +436,11 @@ def test_a_damaged_structured_result_still_shows_the_reply(signed_in_page: Page,
         json.dumps({"name": "Ada"}, indent=2)
     )
     app_server.manage(
-        "shell", "-c",
+        "shell",
+        "-c",
         "from conversations.models import Message; "
         "Message.objects.filter(role='assistant').update(structured={'errors': 5})",
-    )  # fmt: skip
+    )
 
     page.reload()
 

@@ -17,9 +17,11 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.04, help="seconds between tokens")
     parser.add_argument("--pull-delay", type=float, default=0.2, help="seconds between lines of a pull")
     parser.add_argument(
-        "--tokens", type=int, default=None,
+        "--tokens",
+        type=int,
+        default=None,
         help="make every unscripted reply this many tokens of --token-text (default: a short Markdown answer)",
-    )  # fmt: skip
+    )
     parser.add_argument("--token-text", default=" word", help="the text of each token with --tokens")
     parser.add_argument(
         "--backlog", type=int, default=None, help="listen backlog, for many connections opened at once"
@@ -30,15 +32,15 @@ def main() -> None:
     args = parser.parse_args()
     fake = FakeOllama(args.host, args.port, default_delay=args.delay, pull_delay=args.pull_delay)
     if args.backlog:
-        fake._server.socket.listen(args.backlog)
+        fake.server.socket.listen(args.backlog)
     if args.nodelay:
-        fake._server.RequestHandlerClass.disable_nagle_algorithm = True
+        fake.server.RequestHandlerClass.disable_nagle_algorithm = True
     if args.tokens is not None:
         tokens = [args.token_text] * max(args.tokens, 1)
-        fake._default_script = lambda request: Script(tokens=list(tokens), delay=fake.default_delay)
+        fake.default_script = lambda request: Script(tokens=list(tokens), delay=fake.default_delay)
     print(f"Fake Ollama listening on {fake.url} (Ctrl+C to stop)", flush=True)
     try:
-        fake._server.serve_forever()
+        fake.server.serve_forever()
     except KeyboardInterrupt:
         pass
 

@@ -7,9 +7,9 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.fake_ollama.catalog import _details, _full_name, _qualified
-from tests.fake_ollama.go_json import Body, _go_quote
-from tests.fake_ollama.handler import _BaseHandler
+from tests.fake_ollama.catalog import details_of, full_name, qualified
+from tests.fake_ollama.go_json import Body, go_quote
+from tests.fake_ollama.handler import BaseHandler
 from tests.fake_ollama.rules import (
     _CHAT_FIELDS,
     _COPY_FIELDS,
@@ -30,7 +30,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-class _Handler(_BaseHandler):
+class Endpoints(BaseHandler):
     """The endpoints, one method per entry in ROUTES."""
 
     # Routes ----------------------------------------------------------------
@@ -49,8 +49,14 @@ class _Handler(_BaseHandler):
         self._send_json(200, {"models": running})
 
     def _tag(self, model: dict[str, Any]) -> dict[str, Any]:
-        return {"name": model["name"], "model": model["name"], "modified_at": "2025-02-01T09:15:00.5-08:00",
-                "size": model["size"], "digest": model["digest"], "details": _details(model)}  # fmt: skip
+        return {
+            "name": model["name"],
+            "model": model["name"],
+            "modified_at": "2025-02-01T09:15:00.5-08:00",
+            "size": model["size"],
+            "digest": model["digest"],
+            "details": details_of(model),
+        }
 
     def _show(self, body: Body, recorded: Recorded) -> None:
         data = decode(body, "ShowRequest", _SHOW_FIELDS)
@@ -59,15 +65,24 @@ class _Handler(_BaseHandler):
             raise Rejected(400, "model is required")
         model = self.fake.find_model(name)
         if model is None:
-            raise Rejected(404, f"model '{_full_name(name)}' not found")
+            raise Rejected(404, f"model '{full_name(name)}' not found")
         arch = model["family"]
-        self._send_json(200, {
-            "modelfile": f"FROM {model['name']}\n", "parameters": "stop \"<|eot_id|>\"\ntemperature 0.7",
-            "template": "{{ .Prompt }}", "license": "Example licence text",
-            "details": _details(model),
-            "model_info": {"general.architecture": arch, f"{arch}.context_length": model["context_length"]},
-            "capabilities": model["capabilities"], "modified_at": "2025-02-01T09:15:00.5-08:00",
-        })  # fmt: skip
+        self._send_json(
+            200,
+            {
+                "modelfile": f"FROM {model['name']}\n",
+                "parameters": 'stop "<|eot_id|>"\ntemperature 0.7',
+                "template": "{{ .Prompt }}",
+                "license": "Example licence text",
+                "details": details_of(model),
+                "model_info": {
+                    "general.architecture": arch,
+                    f"{arch}.context_length": model["context_length"],
+                },
+                "capabilities": model["capabilities"],
+                "modified_at": "2025-02-01T09:15:00.5-08:00",
+            },
+        )
 
     def _chat(self, body: Body, recorded: Recorded) -> None:
         """Ollama's ChatHandler, in its order: decode, name, unload, capabilities, options, load, run."""
@@ -82,21 +97,21 @@ class _Handler(_BaseHandler):
             raise Rejected(404, f"model '{name}' not found")
         messages = data.get("messages")
         if not messages and keep_alive_seconds(data.get("keep_alive")) == 0:
-            self.fake._unload(model["name"])
+            self.fake.unload_model(model["name"])
             self._send_json(200, self._loaded(name, "unload"))
             return
         capabilities = model["capabilities"]
         if "thinking" not in capabilities and data.get("think") not in (None, False):
-            raise Rejected(400, f"{_go_quote(name)} does not support thinking")
+            raise Rejected(400, f"{go_quote(name)} does not support thinking")
         if "completion" not in capabilities:
-            raise Rejected(400, f"{_go_quote(name)} does not support chat")
+            raise Rejected(400, f"{go_quote(name)} does not support chat")
         if data.get("tools") and "tools" not in capabilities:
-            raise Rejected(400, f"{_qualified(model['name'])} does not support tools")
+            raise Rejected(400, f"{qualified(model['name'])} does not support tools")
         problem = option_error(data.get("options"))
         if problem is not None:
             raise Rejected(500, problem)
         if not messages:
-            self.fake._load(model)
+            self.fake.load_model(model)
             self._send_json(200, self._loaded(name, "load"))  # one object, even when streaming
             return
         images = any(message.get("images") for message in messages if isinstance(message, dict))
@@ -105,7 +120,7 @@ class _Handler(_BaseHandler):
         problem = problem or format_error(data.get("format"))
         if problem is not None:  # the runner's first answer is an error: a real status
             raise Rejected(500, problem, "application/json")
-        script = self.fake._next_script(data)
+        script = self.fake.next_script(data)
         if script.error is not None:
             raise Rejected(script.status, script.error)
         thinking = [] if data.get("think") is False else script.thinking
@@ -117,8 +132,13 @@ class _Handler(_BaseHandler):
         self._stream(name, script, thinking, recorded)
 
     def _loaded(self, name: str, reason: str) -> dict[str, Any]:
-        return {"model": name, "created_at": _now(), "message": {"role": "assistant", "content": ""},
-                "done": True, "done_reason": reason}  # fmt: skip
+        return {
+            "model": name,
+            "created_at": _now(),
+            "message": {"role": "assistant", "content": ""},
+            "done": True,
+            "done_reason": reason,
+        }
 
     def _stream(self, name: str, script: Script, thinking: list[str], recorded: Recorded) -> None:
         chunks = [("thinking", text) for text in thinking] + [("content", text) for text in script.tokens]
@@ -161,9 +181,15 @@ class _Handler(_BaseHandler):
             message["thinking"] = thinking
         count = max(len(script.tokens), 1)
         # The model is already loaded, so load_duration is 0 and, like every zero metric, left out.
-        stats = {"total_duration": 512_000_000, "load_duration": 0, "prompt_eval_count": 12,
-                 "prompt_eval_duration": 40_000_000, "eval_count": count,
-                 "eval_duration": count * 10_000_000, **script.stats}  # fmt: skip
+        stats = {
+            "total_duration": 512_000_000,
+            "load_duration": 0,
+            "prompt_eval_count": 12,
+            "prompt_eval_duration": 40_000_000,
+            "eval_count": count,
+            "eval_duration": count * 10_000_000,
+            **script.stats,
+        }
         final: dict[str, Any] = {"model": name, "created_at": _now(), "message": message, "done": True}
         if script.done_reason:
             final["done_reason"] = script.done_reason
@@ -177,11 +203,11 @@ class _Handler(_BaseHandler):
         name = data.get("model") or data.get("name") or ""
         if not _VALID_NAME.match(name):
             raise Rejected(400, "invalid model name")
-        model = self.fake._in_library(name)
+        model = self.fake.in_library(name)
         if data.get("stream") is False:
             if model is None:
                 raise Rejected(500, "pull model manifest: file does not exist")
-            self.fake._install(copy.deepcopy(model))
+            self.fake.install(copy.deepcopy(model))
             self._send_json(200, {"status": "success"})
             return
         self._start_stream()
@@ -198,7 +224,7 @@ class _Handler(_BaseHandler):
                 return
             self._write_chunk(line)
         if model is not None:
-            self.fake._install(copy.deepcopy(model))  # installed before "success" is read
+            self.fake.install(copy.deepcopy(model))  # installed before "success" is read
             self._write_chunk({"status": "success"})
         self._end_stream()
         if model is None:
@@ -208,11 +234,11 @@ class _Handler(_BaseHandler):
         data = decode(body, "DeleteRequest", _DELETE_FIELDS)
         name = data.get("model") or data.get("name") or ""
         if not _VALID_NAME.match(name):
-            raise Rejected(400, f"name {_go_quote(name)} is invalid")
+            raise Rejected(400, f"name {go_quote(name)} is invalid")
         model = self.fake.find_model(name)
         if model is None:
             raise Rejected(404, f"model '{name}' not found")
-        with self.fake._lock:
+        with self.fake.lock:
             self.fake.models = [m for m in self.fake.models if m is not model]
         self._send(200, b"", None)
 
@@ -221,11 +247,11 @@ class _Handler(_BaseHandler):
         for field_name in ("source", "destination"):
             value = data.get(field_name) or ""
             if not _VALID_NAME.match(value):
-                raise Rejected(400, f"{field_name} {_go_quote(value)} is invalid")
+                raise Rejected(400, f"{field_name} {go_quote(value)} is invalid")
         model = self.fake.find_model(data["source"])
         if model is None:
-            raise Rejected(404, f"model {_go_quote(data['source'])} not found")
-        self.fake._install({**copy.deepcopy(model), "name": _full_name(data["destination"])})
+            raise Rejected(404, f"model {go_quote(data['source'])} not found")
+        self.fake.install({**copy.deepcopy(model), "name": full_name(data["destination"])})
         self._send(200, b"", None)
 
 

@@ -13,7 +13,7 @@ def dumps(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _go_quote(text: str) -> str:
+def go_quote(text: str) -> str:
     """Close enough to Go's %q for the names and values that appear in errors."""
     return json.dumps(text, ensure_ascii=False)
 
@@ -99,7 +99,7 @@ class Body:
         return cls(raw, value)
 
 
-def _kind(value: Any) -> str | None:
+def go_kind(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -111,8 +111,8 @@ def _kind(value: Any) -> str | None:
     return "array" if isinstance(value, list) else "object"
 
 
-def _type_error(struct: str, path: str, go_type: str, value: Any) -> str | None:
-    kind = _kind(value)
+def type_error(struct: str, path: str, go_type: str, value: Any) -> str | None:
+    kind = go_kind(value)
     if kind is None:  # null leaves a Go field as it was
         return None
     if go_type.startswith("[]") or go_type == "api.Tools":

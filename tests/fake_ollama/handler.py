@@ -37,7 +37,7 @@ ROUTES: dict[str, dict[str, str | None]] = {
 }
 
 
-class _BaseHandler(BaseHTTPRequestHandler):
+class BaseHandler(BaseHTTPRequestHandler):
     """Records each request and dispatches it to the method ROUTES names; the endpoints subclass it."""
 
     fake: FakeOllama
@@ -111,7 +111,7 @@ class _BaseHandler(BaseHTTPRequestHandler):
         body = Body.parse(self._read_body())
         path = urlsplit(self.path).path
         recorded = Recorded(self.command, path, body.value if body.error is None else None)
-        with self.fake._lock:
+        with self.fake.lock:
             self.fake.requests.append(recorded)
         methods = ROUTES.get(path)
         try:

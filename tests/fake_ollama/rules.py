@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.fake_ollama.go_json import Body, _go_quote, _kind, _type_error, dumps
+from tests.fake_ollama.go_json import Body, dumps, go_kind, go_quote, type_error
 
 # Roughly what Ollama accepts as [host/][namespace/]model[:tag].
 _VALID_NAME = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[A-Za-z0-9][\w.\-]*){0,2}(:\w[\w.\-]{0,127})?$")
@@ -14,23 +14,63 @@ THINK_LEVELS = ("high", "medium", "low", "max")
 _THINK_CHOICES = '"high", "medium", "low", "max", true, or false'
 
 # Options by the type Ollama's Options.FromMap wants; any other key is ignored.
-INT_OPTIONS = frozenset({"num_ctx", "num_predict", "top_k", "seed", "repeat_last_n", "num_keep", "num_batch",
-                         "num_gpu", "main_gpu", "num_thread", "draft_num_predict"})  # fmt: skip
-FLOAT_OPTIONS = frozenset({"temperature", "top_p", "min_p", "typical_p", "repeat_penalty", "presence_penalty",
-                           "frequency_penalty"})  # fmt: skip
+INT_OPTIONS = frozenset(
+    {
+        "num_ctx",
+        "num_predict",
+        "top_k",
+        "seed",
+        "repeat_last_n",
+        "num_keep",
+        "num_batch",
+        "num_gpu",
+        "main_gpu",
+        "num_thread",
+        "draft_num_predict",
+    }
+)
+FLOAT_OPTIONS = frozenset(
+    {"temperature", "top_p", "min_p", "typical_p", "repeat_penalty", "presence_penalty", "frequency_penalty"}
+)
 
 # Go's request structs: each field's Go type, for the decoder's "cannot unmarshal" errors.
 # keep_alive and think are checked apart (their own UnmarshalJSON); format takes any JSON.
-_CHAT_FIELDS = {"model": "string", "messages": "[]api.Message", "tools": "api.Tools", "stream": "bool",
-                "options": "map[string]interface {}", "truncate": "bool", "shift": "bool",
-                "logprobs": "bool", "top_logprobs": "int"}  # fmt: skip
-_MESSAGE_FIELDS = {"role": "string", "content": "string", "thinking": "string", "tool_name": "string",
-                   "tool_call_id": "string", "images": "[]api.ImageData",
-                   "tool_calls": "[]api.ToolCall"}  # fmt: skip
-_SHOW_FIELDS = {"model": "string", "name": "string", "system": "string", "template": "string",
-                "verbose": "bool", "options": "map[string]interface {}"}  # fmt: skip
-_PULL_FIELDS = {"model": "string", "name": "string", "insecure": "bool", "stream": "bool",
-                "username": "string", "password": "string"}  # fmt: skip
+_CHAT_FIELDS = {
+    "model": "string",
+    "messages": "[]api.Message",
+    "tools": "api.Tools",
+    "stream": "bool",
+    "options": "map[string]interface {}",
+    "truncate": "bool",
+    "shift": "bool",
+    "logprobs": "bool",
+    "top_logprobs": "int",
+}
+_MESSAGE_FIELDS = {
+    "role": "string",
+    "content": "string",
+    "thinking": "string",
+    "tool_name": "string",
+    "tool_call_id": "string",
+    "images": "[]api.ImageData",
+    "tool_calls": "[]api.ToolCall",
+}
+_SHOW_FIELDS = {
+    "model": "string",
+    "name": "string",
+    "system": "string",
+    "template": "string",
+    "verbose": "bool",
+    "options": "map[string]interface {}",
+}
+_PULL_FIELDS = {
+    "model": "string",
+    "name": "string",
+    "insecure": "bool",
+    "stream": "bool",
+    "username": "string",
+    "password": "string",
+}
 _DELETE_FIELDS = {"model": "string", "name": "string"}
 _COPY_FIELDS = {"source": "string", "destination": "string"}
 
@@ -61,20 +101,20 @@ def _base64_error(image: str) -> str | None:
 
 
 def _message_errors(messages: Any) -> str | None:
-    problem = _type_error("ChatRequest", "messages", "[]api.Message", messages)
+    problem = type_error("ChatRequest", "messages", "[]api.Message", messages)
     if problem is not None or not isinstance(messages, list):
         return problem
     for message in messages:
         if message is not None and not isinstance(message, dict):
-            return _type_error("ChatRequest", "messages", "api.Message", message)
+            return type_error("ChatRequest", "messages", "api.Message", message)
         for key, value in (message or {}).items():
             go_type = _MESSAGE_FIELDS.get(key)
-            problem = go_type and _type_error("Message", f"messages.{key}", go_type, value)
+            problem = go_type and type_error("Message", f"messages.{key}", go_type, value)
             if problem:
                 return problem
             if key == "images" and isinstance(value, list):
                 for image in value:
-                    problem = _type_error("Message", "messages.images", "api.ImageData", image)
+                    problem = type_error("Message", "messages.images", "api.ImageData", image)
                     if problem is None and isinstance(image, str):
                         problem = _base64_error(image)
                     if problem:
@@ -85,7 +125,7 @@ def _message_errors(messages: Any) -> str | None:
 def go_duration(text: str) -> float:
     """Seconds in a Go duration ("5m", "1h30m", "0"), or Rejected with time.ParseDuration's error."""
     units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-    quoted = _go_quote(text)
+    quoted = go_quote(text)
     rest, sign = text, 1.0
     if rest[:1] in ("-", "+"):
         sign, rest = (-1.0 if rest[0] == "-" else 1.0), rest[1:]
@@ -103,7 +143,7 @@ def go_duration(text: str) -> float:
         if not unit:
             raise Rejected(400, f"time: missing unit in duration {quoted}")
         if unit not in units:
-            raise Rejected(400, f"time: unknown unit {_go_quote(unit)} in duration {quoted}")
+            raise Rejected(400, f"time: unknown unit {go_quote(unit)} in duration {quoted}")
         rest = rest[len(unit) :]
         total += float(number if number != "." else 0) * units[unit]
     return sign * total
@@ -126,7 +166,7 @@ def _check_think(value: Any) -> None:
     if not isinstance(value, str):
         raise Rejected(400, f"think must be a boolean or string ({_THINK_CHOICES})")
     if value not in THINK_LEVELS:
-        raise Rejected(400, f"invalid think value: {_go_quote(value)} (must be {_THINK_CHOICES})")
+        raise Rejected(400, f"invalid think value: {go_quote(value)} (must be {_THINK_CHOICES})")
 
 
 def decode(body: Body, struct: str, fields: dict[str, str]) -> dict[str, Any]:
@@ -140,7 +180,9 @@ def decode(body: Body, struct: str, fields: dict[str, str]) -> dict[str, Any]:
     if body.value is None:
         return {}
     if not isinstance(body.value, dict):
-        raise Rejected(400, f"json: cannot unmarshal {_kind(body.value)} into Go value of type api.{struct}")
+        raise Rejected(
+            400, f"json: cannot unmarshal {go_kind(body.value)} into Go value of type api.{struct}"
+        )
     first: str | None = None
     for key, value in body.value.items():
         if struct == "ChatRequest" and key == "keep_alive":
@@ -150,7 +192,7 @@ def decode(body: Body, struct: str, fields: dict[str, str]) -> dict[str, Any]:
         elif struct == "ChatRequest" and key == "messages":
             first = first or _message_errors(value)
         elif key in fields:
-            first = first or _type_error(struct, key, fields[key], value)
+            first = first or type_error(struct, key, fields[key], value)
     if first is not None:
         raise Rejected(400, first)
     return body.value
@@ -159,12 +201,12 @@ def decode(body: Body, struct: str, fields: dict[str, str]) -> dict[str, Any]:
 def option_error(options: dict[str, Any] | None) -> str | None:
     """What Ollama's Options.FromMap says of the request's options (a 500 at HEAD)."""
     for key, value in (options or {}).items():
-        quoted = _go_quote(key)
+        quoted = go_quote(key)
         if value is None:
             continue
-        if key in INT_OPTIONS and _kind(value) != "number":
+        if key in INT_OPTIONS and go_kind(value) != "number":
             return f"option {quoted} must be of type integer"
-        if key in FLOAT_OPTIONS and _kind(value) != "number":
+        if key in FLOAT_OPTIONS and go_kind(value) != "number":
             return f"option {quoted} must be of type float32"
         if key == "use_mmap" and not isinstance(value, bool):
             return f"option {quoted} must be of type boolean"
@@ -180,4 +222,4 @@ def format_error(value: Any) -> str | None:
     """The runner's check of `format`: absent, null, "", "json" or a schema object."""
     if value is None or value == "" or value == "json" or isinstance(value, dict):
         return None
-    return f'invalid format: {_go_quote(dumps(value))}; expected "json" or a valid JSON Schema object'
+    return f'invalid format: {go_quote(dumps(value))}; expected "json" or a valid JSON Schema object'

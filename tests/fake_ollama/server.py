@@ -11,8 +11,8 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.fake_ollama.catalog import DEFAULT_MODELS, LIBRARY, _full_name, running_model
-from tests.fake_ollama.endpoints import _Handler
+from tests.fake_ollama.catalog import DEFAULT_MODELS, LIBRARY, full_name, running_model
+from tests.fake_ollama.endpoints import Endpoints
 from tests.fake_ollama.scripts import Recorded, Script
 
 
@@ -43,28 +43,28 @@ class FakeOllama:
         self.requests: list[Recorded] = []
         self._scripts: deque[Script] = deque()
         self._completions: deque[Script] = deque()  # answers to stream:false requests
-        self._lock = threading.Lock()
-        self._server = _Server((host, port), _handler_for(self))
+        self.lock = threading.Lock()
+        self.server = _Server((host, port), _handler_for(self))
         self._thread: threading.Thread | None = None
 
     # Life ------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
     def start(self) -> FakeOllama:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.server.shutdown()
+        self.server.server_close()
 
     def reset(self) -> None:
-        with self._lock:
+        with self.lock:
             self._scripts.clear()
             self._completions.clear()
             self.requests.clear()
@@ -76,12 +76,26 @@ class FakeOllama:
 
     # Scripting -------------------------------------------------------------
 
-    def enqueue_chat(self, *tokens: str, thinking: tuple[str, ...] = (), delay: float = 0.0,
-                     first_delay: float = 0.0, done_reason: str = "stop",
-                     stats: dict[str, int] | None = None) -> None:  # fmt: skip
+    def enqueue_chat(
+        self,
+        *tokens: str,
+        thinking: tuple[str, ...] = (),
+        delay: float = 0.0,
+        first_delay: float = 0.0,
+        done_reason: str = "stop",
+        stats: dict[str, int] | None = None,
+    ) -> None:
         """The next streamed reply. `stats` override the final chunk's metrics; a 0 is left out."""
-        self._push(Script(tokens=list(tokens), thinking=list(thinking), delay=delay,
-                          first_delay=first_delay, done_reason=done_reason, stats=stats or {}))  # fmt: skip
+        self._push(
+            Script(
+                tokens=list(tokens),
+                thinking=list(thinking),
+                delay=delay,
+                first_delay=first_delay,
+                done_reason=done_reason,
+                stats=stats or {},
+            )
+        )
 
     def enqueue_error(self, status: int, error: str) -> None:
         """Refuse the next streamed reply before any output (a load failure, a full queue)."""
@@ -96,8 +110,11 @@ class FakeOllama:
         more NDJSON line. With no token before it, Ollama still sends `status`
         with Content-Type application/json and one {"error": ...} object.
         """
-        self._push(Script(tokens=list(tokens), stream_error=error, delay=delay, status=status,
-                          first_delay=first_delay))  # fmt: skip
+        self._push(
+            Script(
+                tokens=list(tokens), stream_error=error, delay=delay, status=status, first_delay=first_delay
+            )
+        )
 
     def enqueue_malformed(self, *tokens: str) -> None:
         self._push(Script(tokens=list(tokens), malformed=True))
@@ -108,25 +125,25 @@ class FakeOllama:
     def enqueue_completion(self, text: str = "", *, error: str | None = None, status: int = 500) -> None:
         """The answer to the next non-streaming chat request (titles use these)."""
         script = Script(tokens=[text]) if error is None else Script(status=status, error=error)
-        with self._lock:
+        with self.lock:
             self._completions.append(script)
 
     def _push(self, script: Script) -> None:
-        with self._lock:
+        with self.lock:
             self._scripts.append(script)
 
-    def _next_script(self, request: dict[str, Any]) -> Script:
+    def next_script(self, request: dict[str, Any]) -> Script:
         queue = self._completions if request.get("stream") is False else self._scripts
-        with self._lock:
+        with self.lock:
             if queue:
                 return queue.popleft()
         if request.get("stream") is False:
             messages = [m for m in request.get("messages") or [] if isinstance(m, dict)] or [{}]
             last_line = (messages[-1].get("content") or "").strip().splitlines()[-1:] or [""]
             return Script(tokens=[" ".join(last_line[0].split()[:5]).title() or "Chat"])
-        return self._default_script(request)
+        return self.default_script(request)
 
-    def _default_script(self, request: dict[str, Any]) -> Script:
+    def default_script(self, request: dict[str, Any]) -> Script:
         """Unscripted requests get a small Markdown answer, handy for demos."""
         messages = [m for m in request.get("messages") or [] if isinstance(m, dict)]
         last = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
@@ -165,29 +182,29 @@ class FakeOllama:
         return self.chat_requests()
 
     def find_model(self, name: str) -> dict[str, Any] | None:
-        wanted = _full_name(name.strip()).lower()
+        wanted = full_name(name.strip()).lower()
         return next((m for m in self.models if m["name"].lower() == wanted), None)
 
     def requests_to(self, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.path == path]
 
-    def _in_library(self, name: str) -> dict[str, Any] | None:
-        wanted = _full_name(name.strip()).lower()
+    def in_library(self, name: str) -> dict[str, Any] | None:
+        wanted = full_name(name.strip()).lower()
         return next((m for m in self.library if m["name"].lower() == wanted), None)
 
-    def _install(self, model: dict[str, Any]) -> None:
-        with self._lock:
+    def install(self, model: dict[str, Any]) -> None:
+        with self.lock:
             self.models = [m for m in self.models if m["name"].lower() != model["name"].lower()] + [model]
 
-    def _load(self, model: dict[str, Any]) -> None:
-        with self._lock:
+    def load_model(self, model: dict[str, Any]) -> None:
+        with self.lock:
             self.running = [m for m in self.running if m["name"] != model["name"]]
             entry = running_model(model["name"], model=model)
             entry.update(size=model["size"], size_vram=model["size"])
             self.running.append(entry)
 
-    def _unload(self, name: str) -> None:
-        with self._lock:
+    def unload_model(self, name: str) -> None:
+        with self.lock:
             self.running = [m for m in self.running if m["name"] != name]
 
 
@@ -196,7 +213,7 @@ def _fields(recorded: Recorded) -> dict[str, Any]:
 
 
 def _handler_for(fake: FakeOllama) -> type[BaseHTTPRequestHandler]:
-    class Handler(_Handler):
+    class Handler(Endpoints):
         pass
 
     Handler.fake = fake
