@@ -1,7 +1,7 @@
 // Composer images: picked, dropped or pasted, uploaded at once, shown as removable thumbnails;
 // removing one takes the upload back on the server.
 
-import { el, errorText, request } from "./ui.js";
+import { el, errorText, request } from "../lib/ui.js";
 
 export const ACCEPTED = ["image/png", "image/jpeg", "image/webp", "image/gif"];
 

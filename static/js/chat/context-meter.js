@@ -1,7 +1,7 @@
 // The context meter: how much of the model's context the last prompt used, and a
 // warning once Ollama has to drop the oldest messages.
 
-import { formatCount, request } from "./ui.js";
+import { formatCount, request } from "../lib/ui.js";
 
 const SOURCES = {
   num_ctx: "the context length set in Settings",

@@ -2,7 +2,7 @@
 // menu, the settings dialog and the context meter, pointed at the open conversation.
 
 import { ContextMeter } from "./context-meter.js";
-import { lastModel } from "./models.js";
+import { lastModel } from "./model-picker.js";
 import { SettingsDialog } from "./settings.js";
 import { ConversationActions } from "./sidebar-actions.js";
 import { Sidebar } from "./sidebar.js";

@@ -1,7 +1,7 @@
 // Model picker: fills the <select> from the server's list of installed Ollama
 // models that can chat, marks what each can do, and remembers the last model used.
 
-import { errorText } from "./ui.js";
+import { errorText } from "../lib/ui.js";
 
 const KEY = "lastModel";
 

@@ -1,8 +1,8 @@
 // The open conversation's socket: a sync after every (re)connect, what each frame from
 // the server does to the page, and a new sync when a streaming reply goes quiet.
 
-import { connect } from "./socket.js";
-import { announce, showBanner } from "./ui.js";
+import { connect } from "../lib/socket.js";
+import { announce, showBanner } from "../lib/ui.js";
 
 // A reply streaming with no frame for this long may have lost frames: ask again.
 const STALL_MS = 20000;

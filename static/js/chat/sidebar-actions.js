@@ -1,8 +1,8 @@
 // Per-conversation actions in the sidebar: the Rename / Pin / Delete menu, renaming
 // in place and the delete confirmation dialog.
 
-import { PopupMenu } from "./menu.js";
-import { announce, el, errorText, request } from "./ui.js";
+import { PopupMenu } from "../lib/menu.js";
+import { announce, el, errorText, request } from "../lib/ui.js";
 
 export class ConversationActions {
   // onRenamed(id, title), onDeleted(id) after the server agreed.

@@ -5,11 +5,11 @@ import { Composer } from "./composer.js";
 import { conversationSocket } from "./conversation-socket.js";
 import { EarlierMessages } from "./earlier.js";
 import { MessageList } from "./message-list.js";
-import { ModelPicker } from "./models.js";
+import { ModelPicker } from "./model-picker.js";
 import { setupTools } from "./page-tools.js";
 import { setupSending } from "./sending.js";
 import { storeTimeZone } from "./sidebar.js";
-import { announce, hideBanner, showBanner } from "./ui.js";
+import { announce, hideBanner, showBanner } from "../lib/ui.js";
 import { MessageActions } from "./versions.js";
 
 const data = JSON.parse(document.getElementById("page-data").textContent);

@@ -1,7 +1,7 @@
 // The Models page's JSON requests: call() throws an error with a message written for
 // people, and a lost session goes to the sign-in page.
 
-import { csrfToken, errorText } from "./ui.js";
+import { csrfToken, errorText } from "../lib/ui.js";
 
 class RequestFailed extends Error {}
 

@@ -3,7 +3,7 @@
 
 import { Attachments } from "./attachments.js";
 import { StructuredPanel } from "./structured.js";
-import { announce } from "./ui.js";
+import { announce } from "../lib/ui.js";
 
 const $ = (id) => document.getElementById(id);
 

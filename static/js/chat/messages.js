@@ -2,7 +2,7 @@
 // structured reply), live replies that grow as deltas arrive, and code copy buttons.
 
 import { renderStructured } from "./structured.js";
-import { announce, copyText, el } from "./ui.js";
+import { announce, copyText, el } from "../lib/ui.js";
 
 const BADGES = { stopped: "Stopped", interrupted: "Interrupted" };
 

@@ -1,7 +1,7 @@
 // The settings dialog: a conversation's (or the new-chat defaults') system prompt,
 // model and Ollama options, with the server's validation shown next to each field.
 
-import { el, errorText, request, toast } from "./ui.js";
+import { el, errorText, request, toast } from "../lib/ui.js";
 
 const NUMBERS = [
   { name: "temperature", label: "Temperature", min: 0, max: 2, step: "0.05" },

@@ -2,8 +2,8 @@
 // none), an edit, a regeneration, a switch between versions, and Stop. A message waits in
 // state.pending until the socket has synced, and goes once.
 
-import { rememberModel } from "./models.js";
-import { csrfToken, errorText, uuid } from "./ui.js";
+import { rememberModel } from "./model-picker.js";
+import { csrfToken, errorText, uuid } from "../lib/ui.js";
 
 // state is the chat page's shared state (chat.js); modelsLoading() is the model list's
 // load in progress, if any; openSocket() connects to state.wsPath.

@@ -1,12 +1,12 @@
 // Models page entry: Ollama's status, the installed and loaded models, copy and delete
 // for staff, and pulls followed live over the models socket.
 
-import { ModelDialogs } from "./model-dialogs.js";
-import { Pulls } from "./model-pulls.js";
-import { ModelTables } from "./model-tables.js";
-import { jsonCaller } from "./models-http.js";
-import { connect } from "./socket.js";
-import { hideBanner, showBanner } from "./ui.js";
+import { ModelDialogs } from "./dialogs.js";
+import { Pulls } from "./pulls.js";
+import { ModelTables } from "./tables.js";
+import { jsonCaller } from "./http.js";
+import { connect } from "../lib/socket.js";
+import { hideBanner, showBanner } from "../lib/ui.js";
 
 const data = JSON.parse(document.getElementById("page-data").textContent);
 const urls = data.urls;

@@ -1,6 +1,6 @@
 // Structured output: the composer's JSON Schema panel, saved schemas, and structured replies.
 
-import { announce, copyText, el, errorText, request } from "./ui.js";
+import { announce, copyText, el, errorText, request } from "../lib/ui.js";
 
 const EXAMPLES = {
   Person: {
