@@ -1,8 +1,10 @@
 // The open conversation's socket: a sync after every (re)connect, what each frame from
 // the server does to the page, and a new sync when a streaming reply goes quiet.
 
+import { showBanner } from "../lib/banners.js";
+import { announce } from "../lib/dom.js";
+import { goToSignIn } from "../lib/http.js";
 import { connect } from "../lib/socket.js";
-import { announce, showBanner } from "../lib/ui.js";
 
 // A reply streaming with no frame for this long may have lost frames: ask again.
 const STALL_MS = 20000;
@@ -26,7 +28,6 @@ export function conversationSocket({
   flushPending,
   loadModels,
   useConversation,
-  goToLogin,
 }) {
   const { sidebar, meter } = tools;
   const list = messages.list;
@@ -242,7 +243,7 @@ export function conversationSocket({
           } catch {
             /* storage may be unavailable */
           }
-          if (Date.now() - last > 15000) goToLogin();
+          if (Date.now() - last > 15000) goToSignIn();
           else showBanner("gone", "Your session has ended. Sign out and sign in again to continue.");
           return;
         }

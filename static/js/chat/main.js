@@ -1,6 +1,9 @@
 // Chat page entry: builds the composer, the message list, the conversation socket and
 // the sending of messages, with the sidebar, settings, downloads, versions and context meter.
 
+import { hideBanner, showBanner } from "../lib/banners.js";
+import { announce } from "../lib/dom.js";
+import { goToSignIn, useSignInPage } from "../lib/http.js";
 import { Composer } from "./composer.js";
 import { conversationSocket } from "./conversation-socket.js";
 import { EarlierMessages } from "./earlier.js";
@@ -9,10 +12,10 @@ import { ModelPicker } from "./model-picker.js";
 import { setupTools } from "./page-tools.js";
 import { setupSending } from "./sending.js";
 import { storeTimeZone } from "./sidebar.js";
-import { announce, hideBanner, showBanner } from "../lib/ui.js";
 import { MessageActions } from "./versions.js";
 
 const data = JSON.parse(document.getElementById("page-data").textContent);
+useSignInPage(data.login_url);
 const $ = (id) => document.getElementById(id);
 
 const list = $("messages");
@@ -67,11 +70,6 @@ const messages = new MessageList({
   decorate: (article, msg) => actions.decorate(article, msg),
 });
 
-function goToLogin() {
-  const next = location.pathname + location.search;
-  location.assign(`${data.login_url}?next=${encodeURIComponent(next)}`);
-}
-
 function refresh() {
   const streaming = messages.streaming;
   composer.update({
@@ -115,7 +113,7 @@ function loadModels() {
 async function refreshModels() {
   const result = await picker.load();
   if (result.login) {
-    goToLogin();
+    goToSignIn();
   } else if (result.error) {
     showBanner("ollama", result.error, loadModels);
   } else if (result.empty) {
@@ -140,7 +138,6 @@ const socket = conversationSocket({
   flushPending: () => sending.flushPending(),
   loadModels,
   useConversation,
-  goToLogin,
 });
 
 const sending = setupSending({
@@ -155,7 +152,6 @@ const sending = setupSending({
   modelsLoading: () => modelsLoading,
   useConversation,
   openSocket: () => socket.open(),
-  goToLogin,
 });
 
 // ---------- start ----------

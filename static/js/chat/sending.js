@@ -2,8 +2,9 @@
 // none), an edit, a regeneration, a switch between versions, and Stop. A message waits in
 // state.pending until the socket has synced, and goes once.
 
+import { uuid } from "../lib/dom.js";
+import { errorText, goToSignIn, request } from "../lib/http.js";
 import { rememberModel } from "./model-picker.js";
-import { csrfToken, errorText, uuid } from "../lib/ui.js";
 
 // state is the chat page's shared state (chat.js); modelsLoading() is the model list's
 // load in progress, if any; openSocket() connects to state.wsPath.
@@ -19,7 +20,6 @@ export function setupSending({
   modelsLoading,
   useConversation,
   openSocket,
-  goToLogin,
 }) {
   function socketReady() {
     if (state.socket && state.synced && !state.dead) return true;
@@ -41,24 +41,17 @@ export function setupSending({
     state.creating = true;
     refresh();
     try {
-      const res = await fetch(data.new_url, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
-        body: JSON.stringify({ model }),
-      });
-      if (res.redirected || res.status === 401) {
-        goToLogin();
+      const { status, ok, body, lost } = await request(data.new_url, { method: "POST", json: { model } });
+      if (!status) {
+        composer.showError("Could not reach the server. Your message has not been sent.");
         return false;
       }
-      let body = null;
-      try {
-        body = await res.json();
-      } catch {
-        /* not JSON */
+      if (lost) {
+        goToSignIn();
+        return false;
       }
-      if (!res.ok || !body || !body.id || !body.ws_path) {
-        composer.showError(errorText(body, `Could not start a new chat (HTTP ${res.status}).`));
+      if (!ok || !body || !body.id || !body.ws_path) {
+        composer.showError(errorText(body, `Could not start a new chat (HTTP ${status}).`));
         return false;
       }
       state.conversationId = body.id;

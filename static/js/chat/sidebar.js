@@ -1,7 +1,8 @@
 // Sidebar: conversations grouped by date and loaded a page at a time, the server-side
 // search, the time zone cookie and the drawer on narrow screens.
 
-import { announce, el, errorText, request } from "../lib/ui.js";
+import { announce, el } from "../lib/dom.js";
+import { errorText, request } from "../lib/http.js";
 
 const SEARCH_DELAY_MS = 250;
 // The next page is fetched once the list is scrolled this close to its end.

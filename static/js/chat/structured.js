@@ -1,6 +1,7 @@
 // Structured output: the composer's JSON Schema panel, saved schemas, and structured replies.
 
-import { announce, copyText, el, errorText, request } from "../lib/ui.js";
+import { announce, copyText, el } from "../lib/dom.js";
+import { errorText, request } from "../lib/http.js";
 
 const EXAMPLES = {
   Person: {

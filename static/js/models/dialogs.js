@@ -1,7 +1,7 @@
 // Copy and Delete on the Models page (staff only): their two dialogs and requests.
 
+import { announce } from "../lib/dom.js";
 import { showError } from "./view.js";
-import { announce } from "../lib/ui.js";
 
 const $ = (id) => document.getElementById(id);
 
