@@ -51,6 +51,24 @@ def test_every_import_names_a_module():
     assert graph and not missing
 
 
+NAMED_IMPORT = re.compile(r"""^import \{([^}]*)\} from "([^"]+)";""", re.M)
+EXPORT = re.compile(r"^export (?:async )?(?:function|class|const|let) (\w+)", re.M)
+
+
+def test_every_imported_name_is_exported():
+    unknown = []
+    for module in sorted(JS.rglob("*.js")):
+        for names, target in NAMED_IMPORT.findall(module.read_text(encoding="utf-8")):
+            path = (module.parent / target).resolve()
+            exported = set(EXPORT.findall(path.read_text(encoding="utf-8"))) if path.exists() else set()
+            unknown += [
+                f"{module.relative_to(JS)}: {name.strip()}"
+                for name in names.split(",")
+                if name.strip() not in exported
+            ]
+    assert not unknown
+
+
 def test_modules_import_no_cycle():
     found = cycle(imports())
     assert not found, " -> ".join(str(m.relative_to(JS)) for m in found)

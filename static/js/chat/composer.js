@@ -3,7 +3,7 @@
 
 import { announce } from "../lib/dom.js";
 import { Attachments } from "./attachments.js";
-import { StructuredPanel } from "./structured.js";
+import { StructuredPanel } from "./schema-panel.js";
 
 const $ = (id) => document.getElementById(id);
 

@@ -2,7 +2,7 @@
 // structured reply), live replies that grow as deltas arrive, and code copy buttons.
 
 import { announce, copyText, el } from "../lib/dom.js";
-import { renderStructured } from "./structured.js";
+import { renderStructured } from "./structured-reply.js";
 
 const BADGES = { stopped: "Stopped", interrupted: "Interrupted" };
 

@@ -26,7 +26,7 @@ export function setupTools({ data, picker, currentId, onLeave }) {
     close: $("sidebar-close"),
     main: document.querySelector(".main"),
     searchUrl: data.search_url,
-    currentId: currentId(),
+    currentId: data.conversation_id,
   });
 
   function setTitle(id, title) {

@@ -1,47 +1,26 @@
 // What the chat page sends: a new message (first creating the conversation when there is
 // none), an edit, a regeneration, a switch between versions, and Stop. A message waits in
-// state.pending until the socket has synced, and goes once.
+// the session (session.js) until the socket has synced, and goes once.
 
 import { uuid } from "../lib/dom.js";
 import { errorText, goToSignIn, request } from "../lib/http.js";
 import { rememberModel } from "./model-picker.js";
 
-// state is the chat page's shared state (chat.js); modelsLoading() is the model list's
-// load in progress, if any; openSocket() connects to state.wsPath.
-export function setupSending({
-  data,
-  state,
-  picker,
-  composer,
-  messages,
-  tools,
-  earlier,
-  refresh,
-  modelsLoading,
-  useConversation,
-  openSocket,
-}) {
+// modelsLoading() is the model list's load in progress, if any; openSocket() connects to
+// the session's conversation.
+export function setupSending(session, { newUrl, picker, modelsLoading, openSocket }) {
+  const { composer, messages } = session;
+
   function socketReady() {
-    if (state.socket && state.synced && !state.dead) return true;
+    if (session.ready) return true;
     composer.showError("Not connected to the server yet. Try again in a moment.");
     return false;
   }
 
-  function flushPending() {
-    const pending = state.pending;
-    if (!pending || pending.sent || !state.synced || !state.socket) return;
-    const frame = { type: pending.kind || "chat", content: pending.content, client_id: pending.clientId };
-    if (pending.model) frame.model = pending.model;
-    if (pending.images.length) frame.images = pending.images;
-    if (pending.format !== undefined) frame.format = pending.format;
-    pending.sent = state.socket.send(frame);
-  }
-
   async function createConversation(model) {
-    state.creating = true;
-    refresh();
+    session.creatingStarted();
     try {
-      const { status, ok, body, lost } = await request(data.new_url, { method: "POST", json: { model } });
+      const { status, ok, body, lost } = await request(newUrl, { method: "POST", json: { model } });
       if (!status) {
         composer.showError("Could not reach the server. Your message has not been sent.");
         return false;
@@ -54,21 +33,17 @@ export function setupSending({
         composer.showError(errorText(body, `Could not start a new chat (HTTP ${status}).`));
         return false;
       }
-      state.conversationId = body.id;
-      state.wsPath = body.ws_path;
       picker.conversationModel = model;
       history.replaceState(null, "", body.url);
-      tools.sidebar.add({ id: body.id, title: "", url: body.url, pinned: false });
-      useConversation(body.url);
-      earlier.reset(`${body.url}messages/`, false);
+      session.tools.sidebar.add({ id: body.id, title: "", url: body.url, pinned: false });
+      session.opened(body);
       openSocket();
       return true;
     } catch {
       composer.showError("Could not reach the server. Your message has not been sent.");
       return false;
     } finally {
-      state.creating = false;
-      refresh();
+      session.creatingEnded();
     }
   }
 
@@ -77,36 +52,32 @@ export function setupSending({
     if (!draft) return;
     composer.clearError();
     const pending = { clientId: uuid(), content: draft.content, model: "", images: draft.images, format: draft.format, sent: false };
-    state.pending = pending;
-    refresh();
+    session.queued(pending);
     if (!composer.structured.panel.contains(document.activeElement)) composer.focus();
     const loading = picker.value ? null : modelsLoading();
     if (loading) await loading;
     pending.model = picker.value;
     if (!pending.model) {
-      state.pending = null;
-      refresh();
+      session.unqueued();
       composer.showError("Choose a model first.");
       return;
     }
     rememberModel(pending.model);
-    if (!state.conversationId) {
+    if (!session.conversationId) {
       if (!(await createConversation(pending.model))) {
-        state.pending = null;
-        refresh();
+        session.unqueued();
         return;
       }
     } else {
       picker.conversationModel = pending.model;
     }
-    flushPending();
+    session.flushPending();
     messages.scrollToBottom();
   }
 
   function stop() {
-    if (state.socket && state.socket.send({ type: "stop" })) {
-      state.stopping = true;
-      refresh();
+    if (session.send({ type: "stop" })) {
+      session.stopRequested();
       composer.focus();
     }
   }
@@ -116,31 +87,25 @@ export function setupSending({
     if (!socketReady()) return;
     const frame = { type: "regenerate" };
     if (picker.value) frame.model = picker.value;
-    if (state.socket.send(frame)) {
+    if (session.send(frame)) {
       composer.clearError();
-      state.waiting = true;
       if (picker.value) rememberModel(picker.value);
-      refresh();
+      session.awaiting();
     }
   }
 
   function edit(content) {
-    if (state.pending || state.creating || !socketReady()) return false;
+    if (session.pending || session.creating || !socketReady()) return false;
     composer.clearError();
-    state.pending = { kind: "edit", clientId: uuid(), content, model: picker.value, images: [], sent: false };
-    flushPending();
-    refresh();
+    session.queued({ kind: "edit", clientId: uuid(), content, model: picker.value, images: [], sent: false });
+    session.flushPending();
     return true;
   }
 
   function switchTo(messageId, label) {
     if (!socketReady()) return;
-    if (state.socket.send({ type: "switch_version", message_id: messageId })) {
-      state.waiting = true;
-      state.refocus = label;
-      refresh();
-    }
+    if (session.send({ type: "switch_version", message_id: messageId })) session.awaiting(label);
   }
 
-  return { send, stop, flushPending, regenerate, edit, switchTo };
+  return { send, stop, regenerate, edit, switchTo };
 }
