@@ -1,7 +1,7 @@
 // Older messages: fetched 50 at a time when the reader scrolls near the top, and
 // put above the others without moving what is on screen.
 
-import { request } from "./ui.js";
+import { request } from "../lib/http.js";
 
 const NEAR_TOP_PX = 300;
 

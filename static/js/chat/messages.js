@@ -1,8 +1,8 @@
 // Message articles: final rendering of stored messages (with their images or
 // structured reply), live replies that grow as deltas arrive, and code copy buttons.
 
-import { renderStructured } from "./structured.js";
-import { announce, copyText, el } from "./ui.js";
+import { announce, copyText, el } from "../lib/dom.js";
+import { renderStructured } from "./structured-reply.js";
 
 const BADGES = { stopped: "Stopped", interrupted: "Interrupted" };
 

@@ -2,7 +2,7 @@
 // menu, the settings dialog and the context meter, pointed at the open conversation.
 
 import { ContextMeter } from "./context-meter.js";
-import { lastModel } from "./models.js";
+import { lastModel } from "./model-picker.js";
 import { SettingsDialog } from "./settings.js";
 import { ConversationActions } from "./sidebar-actions.js";
 import { Sidebar } from "./sidebar.js";
@@ -26,7 +26,7 @@ export function setupTools({ data, picker, currentId, onLeave }) {
     close: $("sidebar-close"),
     main: document.querySelector(".main"),
     searchUrl: data.search_url,
-    currentId: currentId(),
+    currentId: data.conversation_id,
   });
 
   function setTitle(id, title) {

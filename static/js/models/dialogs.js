@@ -1,7 +1,7 @@
 // Copy and Delete on the Models page (staff only): their two dialogs and requests.
 
-import { showError } from "./models-view.js";
-import { announce } from "./ui.js";
+import { announce } from "../lib/dom.js";
+import { showError } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 

@@ -1,86 +1,14 @@
 // Sidebar: conversations grouped by date and loaded a page at a time, the server-side
-// search, the time zone cookie and the drawer on narrow screens.
+// search and the drawer on narrow screens.
 
-import { announce, el, errorText, request } from "./ui.js";
+import { announce, el } from "../lib/dom.js";
+import { errorText, request } from "../lib/http.js";
+import { conversationItem, groupNode, menuLabel, mergeGroups } from "./sidebar-items.js";
 
 const SEARCH_DELAY_MS = 250;
 // The next page is fetched once the list is scrolled this close to its end.
 const NEAR_END_PX = 200;
-const ZONE = /^[A-Za-z0-9_+\-/]{1,63}$/;
-
-// Tell the server the browser's time zone; true when it did not know it yet.
-export function storeTimeZone() {
-  let zone = "";
-  try {
-    zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
-  } catch {
-    return false;
-  }
-  if (!ZONE.test(zone)) return false;
-  const stored = document.cookie
-    .split(";")
-    .map((part) => part.trim())
-    .find((part) => part.startsWith("tz="));
-  document.cookie = `tz=${zone}; path=/; max-age=31536000; SameSite=Lax`;
-  return !stored || stored.slice(3) !== zone;
-}
-
-function menuLabel(title) {
-  return `Actions for ${title || "New chat"}`;
-}
-
-// One conversation: its link and the button of its action menu (same markup as chat.html).
-export function conversationItem(entry, currentId) {
-  const item = el("li", "conv-item");
-  item.dataset.id = entry.id;
-  item.dataset.pinned = String(!!entry.pinned);
-  item.dataset.url = entry.url;
-  const link = el("a", "conv-link", entry.title || "New chat");
-  link.href = entry.url;
-  link.dataset.id = entry.id;
-  if (entry.id === currentId) link.setAttribute("aria-current", "page");
-  const button = el("button", "conv-menu-button");
-  button.type = "button";
-  button.setAttribute("aria-haspopup", "menu");
-  button.setAttribute("aria-expanded", "false");
-  button.setAttribute("aria-label", menuLabel(entry.title));
-  button.append(el("span", "dots"));
-  button.lastChild.setAttribute("aria-hidden", "true");
-  item.append(link, button);
-  return item;
-}
-
-let groupCount = 0;
-
 const LOAD_ERRORS = ["Could not load the conversations.", "Could not load older conversations."];
-
-// Add a page's groups to those gathered so far: a label that goes on continues its group.
-function mergeGroups(groups, page, seen) {
-  for (const group of page) {
-    for (const entry of group.conversations || []) {
-      if (seen.has(entry.id)) continue; // moved between pages (unpinned, say): shown once
-      seen.add(entry.id);
-      let last = groups[groups.length - 1];
-      if (!last || last.label !== group.label) {
-        last = { label: group.label, conversations: [] };
-        groups.push(last);
-      }
-      last.conversations.push(entry);
-    }
-  }
-}
-
-function groupNode(label) {
-  groupCount += 1;
-  const box = el("div", "conv-group");
-  box.dataset.label = label;
-  const heading = el("h2", "group-label", label);
-  heading.id = `conv-group-${groupCount}`;
-  const list = el("ul");
-  list.setAttribute("aria-labelledby", heading.id);
-  box.append(heading, list);
-  return box;
-}
 
 export class Sidebar {
   constructor({ app, host, empty, search, error, toggle, backdrop, close, main, searchUrl, currentId }) {
@@ -99,7 +27,7 @@ export class Sidebar {
     this.deferred = false;
     this.isBusy = () => false; // set by the actions: no refresh while renaming
     // Labels of the server-rendered groups get ids the JS-rendered ones cannot reuse.
-    groupCount = host.querySelectorAll(".conv-group").length;
+    this.groupCount = host.querySelectorAll(".conv-group").length;
 
     // Paging: `next` is the server's cursor for the page after the shown ones
     // (the template writes it for the page it rendered), `query` the search they answer.
@@ -139,6 +67,11 @@ export class Sidebar {
 
   // ---------- the drawer (narrow screens) ----------
 
+  newGroup(label) {
+    this.groupCount += 1;
+    return groupNode(label, `conv-group-${this.groupCount}`);
+  }
+
   setOpen(open, focusToggle) {
     this.app.classList.toggle("sidebar-open", open);
     this.main.inert = open;
@@ -177,7 +110,7 @@ export class Sidebar {
     if (this.item(entry.id)) return;
     let group = this.host.querySelector('.conv-group[data-label="Today"]');
     if (!group) {
-      group = groupNode("Today");
+      group = this.newGroup("Today");
       const pinned = this.host.querySelector('.conv-group[data-label="Pinned"]');
       if (pinned) pinned.after(group);
       else this.host.prepend(group);
@@ -325,7 +258,7 @@ export class Sidebar {
     const added = [];
     for (const group of groups) {
       let box = this.host.lastElementChild;
-      if (!box || box.dataset.label !== group.label) box = groupNode(group.label);
+      if (!box || box.dataset.label !== group.label) box = this.newGroup(group.label);
       const list = box.querySelector("ul");
       for (const entry of group.conversations || []) {
         if (this.item(entry.id)) continue; // moved between pages (unpinned, say): shown once
@@ -353,7 +286,7 @@ export class Sidebar {
     const focus = this.focusedItem();
     const nodes = [];
     for (const group of groups) {
-      const box = groupNode(group.label);
+      const box = this.newGroup(group.label);
       const list = box.querySelector("ul");
       for (const entry of group.conversations || []) list.append(conversationItem(entry, this.currentId));
       nodes.push(box);

@@ -1,7 +1,7 @@
 // Message actions: Regenerate on the last reply, Edit on the last question (edited
 // in place), and the "‹ 2/3 ›" pager between the versions of a reply.
 
-import { el } from "./ui.js";
+import { el } from "../lib/dom.js";
 
 function button(label, className, text) {
   const node = el("button", `msg-action ${className}`, text ?? label);

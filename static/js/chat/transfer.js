@@ -1,7 +1,7 @@
 // The top bar's download menu (Markdown, JSON, zip) and the sidebar's button that loads a saved file.
 
-import { PopupMenu } from "./menu.js";
-import { errorText, request } from "./ui.js";
+import { errorText, request } from "../lib/http.js";
+import { PopupMenu } from "../lib/menu.js";
 
 export class ExportMenu {
   constructor(button, menu) {

@@ -1,42 +1,28 @@
-// Chat page entry: builds the composer, the message list, the conversation socket and
-// the sending of messages, with the sidebar, settings, downloads, versions and context meter.
+// Chat page entry: builds the composer, the message list, the session that owns the page's
+// state (session.js), the conversation socket and the sending of messages, with the
+// sidebar, settings, downloads, versions and context meter.
 
+import { hideBanner, showBanner } from "../lib/banners.js";
+import { announce } from "../lib/dom.js";
+import { goToSignIn, useSignInPage } from "../lib/http.js";
 import { Composer } from "./composer.js";
 import { conversationSocket } from "./conversation-socket.js";
 import { EarlierMessages } from "./earlier.js";
 import { MessageList } from "./message-list.js";
-import { ModelPicker } from "./models.js";
+import { ModelPicker } from "./model-picker.js";
 import { setupTools } from "./page-tools.js";
 import { setupSending } from "./sending.js";
-import { storeTimeZone } from "./sidebar.js";
-import { announce, hideBanner, showBanner } from "./ui.js";
+import { ChatSession } from "./session.js";
+import { storeTimeZone } from "./sidebar-items.js";
 import { MessageActions } from "./versions.js";
 
 const data = JSON.parse(document.getElementById("page-data").textContent);
+useSignInPage(data.login_url);
 const $ = (id) => document.getElementById(id);
 
 const list = $("messages");
 const scroller = $("scroller");
 const emptyState = $("empty-state");
-
-const state = {
-  conversationId: data.conversation_id,
-  conversationUrl: $("app").dataset.conversationUrl || null, // "/c/<id>/"
-  wsPath: data.ws_path,
-  socket: null,
-  synced: false,
-  syncPending: false,
-  pending: null, // {clientId, content, model, images, format, sent}
-  unconfirmed: null, // a sent chat whose echo was lost with the connection
-  creating: false,
-  stopping: false,
-  dead: false,
-  deleted: false, // the conversation was deleted (here or elsewhere)
-  leaving: false,
-  waiting: false, // a regenerate or switch_version frame awaits its answer
-  refocus: null, // the pager button to focus again once the versions are swapped
-  lastActivity: Date.now(),
-};
 
 const picker = new ModelPicker($("model"), data.models_url, data.model);
 
@@ -67,38 +53,19 @@ const messages = new MessageList({
   decorate: (article, msg) => actions.decorate(article, msg),
 });
 
-function goToLogin() {
-  const next = location.pathname + location.search;
-  location.assign(`${data.login_url}?next=${encodeURIComponent(next)}`);
-}
-
-function refresh() {
-  const streaming = messages.streaming;
-  composer.update({
-    sendDisabled: streaming || !!state.pending || state.creating || state.dead,
-    stopDisabled: !streaming || state.stopping || state.dead,
-    locked: !!state.pending,
-  });
-  emptyState.hidden = !messages.empty || state.dead;
-  const busy = streaming || !!state.pending || state.creating || state.dead || state.waiting || !state.synced;
-  actions.update({ busy });
-}
-
 // ---------- sidebar, settings, downloads, context ----------
 
 const tools = setupTools({
   data,
   picker,
-  currentId: () => state.conversationId,
-  onLeave: () => {
-    state.leaving = true;
-  },
+  currentId: () => session.conversationId,
+  onLeave: () => session.leave(),
 });
 
-function useConversation(url) {
-  state.conversationUrl = url;
-  tools.useConversation(url);
-}
+const session = new ChatSession(
+  { conversationId: data.conversation_id, conversationUrl: $("app").dataset.conversationUrl, wsPath: data.ws_path },
+  { messages, composer, actions, earlier, tools, emptyState },
+);
 
 // ---------- models ----------
 
@@ -115,7 +82,7 @@ function loadModels() {
 async function refreshModels() {
   const result = await picker.load();
   if (result.login) {
-    goToLogin();
+    goToSignIn();
   } else if (result.error) {
     showBanner("ollama", result.error, loadModels);
   } else if (result.empty) {
@@ -128,46 +95,25 @@ async function refreshModels() {
 
 // ---------- the socket and sending ----------
 
-const socket = conversationSocket({
-  state,
-  messages,
-  composer,
-  actions,
-  earlier,
-  tools,
-  notice: $("conn-notice"),
-  refresh,
-  flushPending: () => sending.flushPending(),
-  loadModels,
-  useConversation,
-  goToLogin,
-});
+const socket = conversationSocket(session, { notice: $("conn-notice"), loadModels });
 
-const sending = setupSending({
-  data,
-  state,
+const sending = setupSending(session, {
+  newUrl: data.new_url,
   picker,
-  composer,
-  messages,
-  tools,
-  earlier,
-  refresh,
   modelsLoading: () => modelsLoading,
-  useConversation,
   openSocket: () => socket.open(),
-  goToLogin,
 });
 
 // ---------- start ----------
 
-useConversation(state.conversationUrl);
-earlier.reset(state.conversationUrl ? `${state.conversationUrl}messages/` : null, data.has_more);
+session.use(session.conversationUrl);
+earlier.reset(session.conversationUrl ? `${session.conversationUrl}messages/` : null, data.has_more);
 for (const msg of data.messages || []) messages.put(msg);
-refresh();
+session.refresh();
 messages.scrollToBottom();
 composer.focus();
 loadModels();
-if (state.conversationId && state.wsPath) socket.open();
+if (session.conversationId && session.wsPath) socket.open();
 tools.meter.update();
 if (storeTimeZone()) tools.sidebar.refresh();
 requestAnimationFrame(() => earlier.check());

@@ -1,7 +1,7 @@
 // Model picker: fills the <select> from the server's list of installed Ollama
 // models that can chat, marks what each can do, and remembers the last model used.
 
-import { errorText } from "./ui.js";
+import { errorText, request } from "../lib/http.js";
 
 const KEY = "lastModel";
 
@@ -86,24 +86,12 @@ export class ModelPicker {
 
   // Resolves to {ok: true}, {empty: true}, {login: true} or {error, code}.
   async load() {
-    let res;
-    try {
-      res = await fetch(this.url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-    } catch {
-      return { error: "Cannot reach the server. Check your connection and try again." };
-    }
-    if (res.status === 401 || (res.redirected && new URL(res.url).pathname !== new URL(this.url, location.href).pathname)) {
-      return { login: true };
-    }
-    let data = null;
-    try {
-      data = await res.json();
-    } catch {
-      /* not JSON */
-    }
-    if (!res.ok || !data || !Array.isArray(data.models)) {
+    const { status, ok, body: data, lost } = await request(this.url);
+    if (!status) return { error: "Cannot reach the server. Check your connection and try again." };
+    if (lost) return { login: true };
+    if (!ok || !data || !Array.isArray(data.models)) {
       const code = data && data.error && data.error.code;
-      return { error: errorText(data, `Could not load the models (HTTP ${res.status}).`), code };
+      return { error: errorText(data, `Could not load the models (HTTP ${status}).`), code };
     }
     const installed = data.models.filter((m) => m && typeof m.name === "string");
     this.capabilities = new Map(installed.map((m) => [m.name, m.capabilities]));

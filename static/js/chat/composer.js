@@ -1,9 +1,9 @@
 // The composer: the message box, Send and Stop, the error line under them, the attached
 // images (with a warning when the chosen model cannot see them) and the structured output panel.
 
+import { announce } from "../lib/dom.js";
 import { Attachments } from "./attachments.js";
-import { StructuredPanel } from "./structured.js";
-import { announce } from "./ui.js";
+import { StructuredPanel } from "./schema-panel.js";
 
 const $ = (id) => document.getElementById(id);
 

@@ -1,7 +1,8 @@
 // The settings dialog: a conversation's (or the new-chat defaults') system prompt,
 // model and Ollama options, with the server's validation shown next to each field.
 
-import { el, errorText, request, toast } from "./ui.js";
+import { el, toast } from "../lib/dom.js";
+import { errorText, fieldErrors, request } from "../lib/http.js";
 
 const NUMBERS = [
   { name: "temperature", label: "Temperature", min: 0, max: 2, step: "0.05" },
@@ -224,8 +225,8 @@ export class SettingsDialog {
     const { status, body } = await request(url, { method: "POST", json: settings });
     if (serial !== this.serial) return;
     this.setBusy(false);
-    if (status === 400 && body && body.errors) {
-      this.showErrors(body.errors);
+    if (status === 400 && fieldErrors(body)) {
+      this.showErrors(fieldErrors(body));
       return;
     }
     if (status !== 200 || !body) {

@@ -1,7 +1,8 @@
 // Composer images: picked, dropped or pasted, uploaded at once, shown as removable thumbnails;
 // removing one takes the upload back on the server.
 
-import { el, errorText, request } from "./ui.js";
+import { el } from "../lib/dom.js";
+import { errorText, request } from "../lib/http.js";
 
 export const ACCEPTED = ["image/png", "image/jpeg", "image/webp", "image/gif"];
 
@@ -76,7 +77,7 @@ export class Attachments {
     this.list.append(item.node);
     const form = new FormData();
     form.append("file", file, file.name || "pasted-image");
-    const { status, body, redirected } = await request(this.uploadUrl, { method: "POST", form });
+    const { status, body, lost } = await request(this.uploadUrl, { method: "POST", form });
     if (!this.items.includes(item)) {
       if (status === 201 && body && body.id) this.takeBack(body.id); // removed meanwhile
       return null;
@@ -85,7 +86,7 @@ export class Attachments {
     if (status !== 201 || !thumb || !body.id) {
       this.drop(item);
       if (!status) return `${name} could not be uploaded: the server cannot be reached.`;
-      if (redirected || status === 401) return "Your session has ended: sign in again to attach images.";
+      if (lost) return "Your session has ended: sign in again to attach images.";
       return errorText(body, `${name} could not be uploaded (HTTP ${status}).`);
     }
     item.id = body.id;

@@ -1,7 +1,7 @@
 // What the Models page's parts share on screen: sizes and times written as the ollama
 // command prints them, row buttons that name their model, and a form's error line.
 
-import { el } from "./ui.js";
+import { el } from "../lib/dom.js";
 
 const NEVER_MS = 365 * 24 * 3600 * 1000; // a negative keep_alive expires in centuries
 

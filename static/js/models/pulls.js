@@ -1,8 +1,9 @@
 // Pulls on the Models page: each pull's progress, and its layers', as the models socket
 // reports it; the staff's pull form and Cancel.
 
-import { button, humanSize, showError } from "./models-view.js";
-import { announce, el, showBanner } from "./ui.js";
+import { showBanner } from "../lib/banners.js";
+import { announce, el } from "../lib/dom.js";
+import { button, humanSize, showError } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 

@@ -1,7 +1,8 @@
 // The context meter: how much of the model's context the last prompt used, and a
 // warning once Ollama has to drop the oldest messages.
 
-import { formatCount, request } from "./ui.js";
+import { formatCount } from "../lib/dom.js";
+import { request } from "../lib/http.js";
 
 const SOURCES = {
   num_ctx: "the context length set in Settings",

@@ -1,8 +1,9 @@
 // Per-conversation actions in the sidebar: the Rename / Pin / Delete menu, renaming
 // in place and the delete confirmation dialog.
 
-import { PopupMenu } from "./menu.js";
-import { announce, el, errorText, request } from "./ui.js";
+import { announce, el } from "../lib/dom.js";
+import { errorText, request } from "../lib/http.js";
+import { PopupMenu } from "../lib/menu.js";
 
 export class ConversationActions {
   // onRenamed(id, title), onDeleted(id) after the server agreed.

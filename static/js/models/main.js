@@ -1,12 +1,13 @@
 // Models page entry: Ollama's status, the installed and loaded models, copy and delete
 // for staff, and pulls followed live over the models socket.
 
-import { ModelDialogs } from "./model-dialogs.js";
-import { Pulls } from "./model-pulls.js";
-import { ModelTables } from "./model-tables.js";
-import { jsonCaller } from "./models-http.js";
-import { connect } from "./socket.js";
-import { hideBanner, showBanner } from "./ui.js";
+import { hideBanner, showBanner } from "../lib/banners.js";
+import { goToSignIn, useSignInPage } from "../lib/http.js";
+import { connect } from "../lib/socket.js";
+import { call } from "./calls.js";
+import { ModelDialogs } from "./dialogs.js";
+import { Pulls } from "./pulls.js";
+import { ModelTables } from "./tables.js";
 
 const data = JSON.parse(document.getElementById("page-data").textContent);
 const urls = data.urls;
@@ -14,7 +15,7 @@ const staff = Boolean(data.is_staff);
 
 const REFRESH_MS = 15000;
 
-const { call, goToLogin } = jsonCaller(urls.login);
+useSignInPage(urls.login);
 
 async function loadStatus() {
   const status = document.getElementById("ollama-status");
@@ -68,7 +69,7 @@ const socket = connect(data.ws_path, {
     showBanner("socket", "Lost the connection to the server; reconnecting…");
   },
   fatal(code) {
-    if (code === 4401) goToLogin();
+    if (code === 4401) goToSignIn();
   },
 });
 

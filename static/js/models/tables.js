@@ -1,8 +1,9 @@
 // The Models page's two tables: installed models (with their details, Load, and Copy and
 // Delete for staff) and models loaded in memory (with Unload).
 
-import { button, humanSize, relativeTime, shortDate } from "./models-view.js";
-import { announce, el, hideBanner, showBanner } from "./ui.js";
+import { hideBanner, showBanner } from "../lib/banners.js";
+import { announce, el } from "../lib/dom.js";
+import { button, humanSize, relativeTime, shortDate } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
 

@@ -1,8 +1,10 @@
 // The open conversation's socket: a sync after every (re)connect, what each frame from
 // the server does to the page, and a new sync when a streaming reply goes quiet.
 
-import { connect } from "./socket.js";
-import { announce, showBanner } from "./ui.js";
+import { showBanner } from "../lib/banners.js";
+import { announce } from "../lib/dom.js";
+import { goToSignIn } from "../lib/http.js";
+import { connect } from "../lib/socket.js";
 
 // A reply streaming with no frame for this long may have lost frames: ask again.
 const STALL_MS = 20000;
@@ -13,39 +15,27 @@ const DONE_TEXT = {
   interrupted: "Reply interrupted",
 };
 
-// state is the chat page's shared state (chat.js); open() connects to state.wsPath.
-export function conversationSocket({
-  state,
-  messages,
-  composer,
-  actions,
-  earlier,
-  tools,
-  notice,
-  refresh,
-  flushPending,
-  loadModels,
-  useConversation,
-  goToLogin,
-}) {
+// session: the page's session (session.js); notice: the "reconnecting" line;
+// loadModels() retries the model list. open() connects to the session's conversation.
+export function conversationSocket(session, { notice, loadModels }) {
+  const { messages, composer, actions, earlier, tools } = session;
   const { sidebar, meter } = tools;
   const list = messages.list;
 
   function setTitle(title) {
-    tools.setTitle(state.conversationId, title);
+    tools.setTitle(session.conversationId, title);
   }
 
   function sendSync() {
-    if (!state.socket) return;
-    state.syncPending = state.socket.send({ type: "sync", after: messages.newestFinalId() });
+    if (!session.socket) return;
+    session.syncPending = session.socket.send({ type: "sync", after: messages.newestFinalId() });
   }
 
   function resync() {
-    if (!state.syncPending) sendSync();
+    if (!session.syncPending) sendSync();
   }
 
   function onHistory(frame) {
-    state.syncPending = false;
     const following = messages.stick;
     const focus = document.activeElement;
     const focusFree = !focus || focus === document.body || list.contains(focus);
@@ -58,22 +48,16 @@ export function conversationSocket({
       if (msg.status === "streaming" && messages.isLive(msg.id)) continue;
       const known = !!messages.find(msg.id);
       messages.put(msg);
-      const lost = state.unconfirmed;
+      const lost = session.unconfirmed;
       if (lost && !known && msg.role === "user" && msg.content === lost.content) {
         if (lost.kind !== "edit") composer.clearSent(lost);
-        state.unconfirmed = null;
+        session.unconfirmed = null;
       }
     }
-    state.unconfirmed = null;
-    state.synced = true;
-    const refocus = state.refocus;
-    if (frame.reset) {
-      state.waiting = false;
-      state.refocus = null;
-      meter.update();
-    }
-    refresh();
-    flushPending();
+    const refocus = session.caughtUp(!!frame.reset);
+    if (frame.reset) meter.update();
+    session.refresh();
+    session.flushPending();
     if (following) messages.scrollToBottom();
     // The list was replaced: focus goes back to the pager, or to the composer.
     if (frame.reset && focusFree && !list.contains(document.activeElement)) {
@@ -85,18 +69,18 @@ export function conversationSocket({
     messages.put(frame.message);
     if ("title" in frame) setTitle(frame.title || "");
     sidebar.refreshSoon();
-    const pending = state.pending;
+    const pending = session.pending;
     if (pending && frame.client_id === pending.clientId) {
       if (pending.kind === "edit") actions.editDone();
       else composer.clearSent(pending);
-      state.pending = null;
+      session.delivered();
       composer.clearError();
       composer.structured.clearError();
       messages.scrollToBottom();
     } else {
       messages.follow();
     }
-    refresh();
+    session.refresh();
   }
 
   function onReply(frame) {
@@ -105,10 +89,9 @@ export function conversationSocket({
       actions.noteReplaces(msg, frame.replaces);
       if (messages.removeReplaced(frame.replaces)) composer.focus();
     }
-    state.waiting = false;
     const reply = messages.startReply(msg, typeof frame.seq === "number" ? frame.seq : 0);
     announce(reply.empty ? "Loading model…" : "Replying…");
-    refresh();
+    session.replyStarted();
     messages.follow();
   }
 
@@ -136,11 +119,10 @@ export function conversationSocket({
     const article = messages.find(msg.id);
     const hadFocus = article && article.contains(document.activeElement);
     messages.finish(msg);
-    state.stopping = false;
     if (msg.status === "error") announce(msg.error || "The reply failed.");
     else if (DONE_TEXT[msg.status]) announce(DONE_TEXT[msg.status]);
     if (hadFocus) composer.focus();
-    refresh();
+    session.replyEnded();
     messages.follow();
     meter.update();
   }
@@ -153,21 +135,17 @@ export function conversationSocket({
       return;
     }
     if (frame.code === "not_streaming") {
-      state.stopping = false;
       announce(text);
-      refresh();
+      session.stopRefused();
       return;
     }
-    if (state.pending && state.pending.kind === "edit") actions.editFailed();
-    state.pending = null;
-    state.waiting = false;
-    state.refocus = null;
+    session.refused();
     if (frame.code === "invalid_schema" && composer.structured.open) {
       composer.structured.showError(text); // an alert inside the panel
     } else {
       composer.showError(text);
     }
-    refresh();
+    session.refresh();
   }
 
   function onTitle(frame) {
@@ -175,16 +153,10 @@ export function conversationSocket({
   }
 
   function onDeleted() {
-    state.deleted = true;
-    state.dead = true;
-    state.pending = null;
-    if (state.socket) state.socket.close();
     notice.hidden = true;
-    if (!state.leaving) showBanner("gone", "This conversation was deleted.");
-    sidebar.remove(state.conversationId);
-    useConversation(null);
-    earlier.reset(null, false);
-    refresh();
+    if (!session.leaving) showBanner("gone", "This conversation was deleted.");
+    sidebar.remove(session.conversationId);
+    session.ended("deleted");
   }
 
   const HANDLERS = {
@@ -200,39 +172,27 @@ export function conversationSocket({
   };
 
   function open() {
-    state.socket = connect(state.wsPath, {
+    session.socket = connect(session.wsPath, {
       open() {
         notice.hidden = true;
-        state.synced = false;
-        if (state.pending && state.pending.sent) {
-          // An edit lost with the connection can be sent again from its form.
-          if (state.pending.kind === "edit") actions.editFailed();
-          state.unconfirmed = state.pending;
-          state.pending = null;
-        }
-        state.stopping = false;
-        state.waiting = false;
-        state.refocus = null;
+        session.connected();
         sendSync();
-        refresh();
+        session.refresh();
       },
       frame(frame) {
-        if (frame.type !== "pong") state.lastActivity = Date.now();
+        if (frame.type !== "pong") session.lastActivity = Date.now();
         const handler = HANDLERS[frame.type];
         if (handler) handler(frame);
       },
       drop() {
-        state.synced = false;
-        state.syncPending = false;
+        session.disconnected();
         if (notice.hidden) announce("Connection lost. Trying to reconnect.");
         notice.hidden = false;
       },
       fatal(code) {
-        if (state.deleted) return;
+        if (session.deleted) return;
         notice.hidden = true;
-        state.dead = true;
-        state.pending = null;
-        refresh();
+        session.ended(code === 4401 ? "signed-out" : "missing");
         if (code === 4401) {
           // Guard against a redirect loop when the page loads but the socket is refused.
           let last = 0;
@@ -242,7 +202,7 @@ export function conversationSocket({
           } catch {
             /* storage may be unavailable */
           }
-          if (Date.now() - last > 15000) goToLogin();
+          if (Date.now() - last > 15000) goToSignIn();
           else showBanner("gone", "Your session has ended. Sign out and sign in again to continue.");
           return;
         }
@@ -253,17 +213,17 @@ export function conversationSocket({
 
   // Frames can be lost in rare cases when several workers serve the socket.
   setInterval(() => {
-    if (!state.socket || !state.synced || state.dead) return;
+    if (!session.ready) return;
     if (!messages.streaming) return;
-    if (Date.now() - state.lastActivity < STALL_MS) return;
-    state.lastActivity = Date.now();
+    if (Date.now() - session.lastActivity < STALL_MS) return;
+    session.lastActivity = Date.now();
     sendSync();
   }, 5000);
 
-  window.addEventListener("online", () => state.socket && state.socket.nudge());
-  window.addEventListener("pagehide", () => state.socket && state.socket.close());
+  window.addEventListener("online", () => session.socket && session.socket.nudge());
+  window.addEventListener("pagehide", () => session.socket && session.socket.close());
   window.addEventListener("pageshow", (event) => {
-    if (event.persisted && state.socket) state.socket.resume();
+    if (event.persisted && session.socket) session.socket.resume();
   });
 
   return { open };
