@@ -99,6 +99,7 @@ def test_people_sign_up_once_staff_allow_it(page: Page, browser: Browser, app_se
     sign_up(page, app_server.url)
     visitor = browser.new_context(viewport=viewport).new_page()
     visitor.goto(f"{app_server.url}/login/")
+    expect(visitor).to_have_title("Sign in · Ollama Chat")
     expect(visitor.get_by_role("link", name="Sign up")).to_have_count(0)
 
     page.goto(f"{app_server.url}/accounts/users/")
