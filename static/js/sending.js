@@ -65,7 +65,8 @@ export function setupSending({
       state.wsPath = body.ws_path;
       picker.conversationModel = model;
       history.replaceState(null, "", body.url);
-      tools.sidebar.add({ id: body.id, title: "", url: body.url, pinned: false });
+      // Listed once its first message is accepted (the sidebar refreshes on the "message" frame).
+      tools.sidebar.setCurrent(body.id);
       useConversation(body.url);
       earlier.reset(`${body.url}messages/`, false);
       openSocket();
