@@ -36,6 +36,7 @@ export function conversationItem(entry, currentId) {
   item.dataset.pinned = String(!!entry.pinned);
   item.dataset.url = entry.url;
   const link = el("a", "conv-link", entry.title || "New chat");
+  link.title = entry.title || "New chat"; // the whole title, when the link cuts it short
   link.href = entry.url;
   link.dataset.id = entry.id;
   if (entry.id === currentId) link.setAttribute("aria-current", "page");
@@ -169,6 +170,7 @@ export class Sidebar {
     const item = this.item(id);
     if (!item) return;
     item.querySelector("a").textContent = title || "New chat";
+    item.querySelector("a").title = title || "New chat";
     item.querySelector(".conv-menu-button").setAttribute("aria-label", menuLabel(title));
   }
 
