@@ -36,7 +36,11 @@ export function jsonCaller(loginUrl) {
     } catch {
       /* not JSON */
     }
-    if (!res.ok || !payload) throw new RequestFailed(errorText(payload, `The server answered HTTP ${res.status}.`));
+    if (!res.ok || !payload) {
+      const failed = new RequestFailed(errorText(payload, `The server answered HTTP ${res.status}.`));
+      failed.code = payload && payload.error ? payload.error.code : ""; // e.g. "exists": the copy would replace a model
+      throw failed;
+    }
     return payload;
   }
 
