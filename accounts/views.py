@@ -15,7 +15,7 @@ from django.contrib.auth.views import LoginView, PasswordResetConfirmView
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import changes
 from accounts.forms import DisplayNameForm, NewAccountForm, SignUpForm, SiteSettingsForm
@@ -96,15 +96,15 @@ def _change(request: HttpRequest, user_id: int, change: Callable[[Any], str]) ->
     return redirect("accounts")
 
 
+class _BadValue(Exception):
+    pass
+
+
 def _yes_or_no(request: HttpRequest, name: str) -> bool:
     value = request.POST.get(name)
     if value not in ("true", "false"):
         raise _BadValue(name)
     return value == "true"
-
-
-class _BadValue(Exception):
-    pass
 
 
 @require_POST
@@ -186,14 +186,13 @@ class Welcome(PasswordResetConfirmView):
 
 
 @login_not_required
+@require_http_methods(["GET", "POST"])
 def sign_up(request: HttpRequest) -> HttpResponse:
     """Open only when staff allow it; each sign-up sent counts like a failed sign-in from its address."""
     if not SiteSettings.current().sign_up_open:
         raise Http404
     if request.user.is_authenticated:
         return redirect("home")
-    if request.method not in ("GET", "POST"):
-        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     form = SignUpForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if sign_in.sign_up_paused(request):
