@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations.views import catalog, conversations, images, pages, schemas, settings, transfer
+from conversations.views import catalog, conversations, images, pages, schemas, settings, tools, transfer
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("settings/defaults/", settings.default_settings, name="default_settings"),
     path("c/<uuid:conversation_id>/", pages.conversation, name="conversation"),
     path("api/models/", catalog.models, name="models"),
+    path("api/tools/", tools.tools, name="tools"),
     path("schemas/", schemas.schemas, name="schemas"),
     path("schemas/<int:schema_id>/delete/", schemas.delete_schema, name="delete_schema"),
     path("images/", images.upload_image, name="upload_image"),

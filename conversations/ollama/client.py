@@ -78,6 +78,8 @@ class ChatChunk:
     thinking: str = ""
     done: bool = False
     stats: dict[str, Any] = field(default_factory=dict)
+    # Calls the model asks for, each whole in one chunk: {"id", "name", "arguments"} (arguments unchecked).
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_line(cls, line: str | bytes) -> ChatChunk:
@@ -95,12 +97,34 @@ class ChatChunk:
         stats = {key: data[key] for key in STATS_FIELDS if key in data} if done else {}
         # A model's text may hold what no database stores (NUL) and no frame can
         # carry (a lone surrogate from a bad escape): U+FFFD takes their place.
-        return cls(
+        chunk = cls(
             content=storable(message.get("content") or ""),
             thinking=storable(message.get("thinking") or ""),
             done=done,
             stats=stats,
         )
+        if message.get("tool_calls"):
+            chunk.tool_calls = _tool_calls(message["tool_calls"])
+        return chunk
+
+
+def _tool_calls(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise OllamaError("bad_stream", "Ollama sent tool calls that are not a list.")
+    calls = []
+    for call in value:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise OllamaError("bad_stream", "Ollama sent a tool call without a function name.")
+        call_id = call.get("id")
+        calls.append(
+            {
+                "id": call_id[:64] if isinstance(call_id, str) else "",
+                "name": storable(function["name"])[:200],
+                "arguments": function.get("arguments"),
+            }
+        )
+    return calls
 
 
 async def _ndjson_lines(response: httpx.Response) -> AsyncIterator[bytes]:

@@ -24,7 +24,7 @@ from tests.fake_ollama.rules import (
     option_error,
 )
 from tests.fake_ollama.scripts import Recorded, Script
-from tests.fake_ollama.server import FakeOllama
+from tests.fake_ollama.server import FakeOllama, tool_call
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -45,4 +45,5 @@ __all__ = [
     "keep_alive_seconds",
     "option_error",
     "running_model",
+    "tool_call",
 ]

@@ -34,3 +34,6 @@ class Script:
     truncated: bool = False  # the stream ends with no done line
     done_reason: str = "stop"
     stats: dict[str, int] = field(default_factory=dict)
+    # Calls sent after the tokens, each whole in its own done:false chunk:
+    # {"id": "call_…", "function": {"index", "name", "arguments"}}.
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
