@@ -514,3 +514,65 @@ def test_a_conversation_remembers_its_tools(alice, bob, conversation):
     assert post_json(signed_in(bob), url, {"tools": []}).status_code == 404
     conversation.refresh_from_db()
     assert conversation.tools == ["builtin:calculator"]
+
+
+# Export and import ------------------------------------------------------------------------
+
+
+async def test_export_and_import_carry_the_calls_and_the_replay_still_works(ollama, alice, conversation):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from conversations.models import Conversation
+    from tests.helpers import signed_in
+
+    await use_tools(conversation, "builtin:calculator")
+    socket = await open_socket(alice, conversation.pk)
+    await send(socket, type="chat", content=trigger("calculator", expression="5*5"))
+    await receive_until(socket, "done")
+    await socket.disconnect()
+
+    def round_trip() -> tuple[str, dict]:
+        client = signed_in(alice)
+        exported = client.get(f"/c/{conversation.pk}/export.json").content
+        markdown = client.get(f"/c/{conversation.pk}/export.md").content.decode()
+        created = client.post("/c/import/", {"file": SimpleUploadedFile("chat.json", exported)})
+        assert created.status_code == 201, created.content
+        return markdown, created.json()
+
+    markdown, created = await sync_to_async(round_trip)()
+    assert "<summary>Used calculator</summary>" in markdown and '{"expression": "5*5"}' in markdown
+    copy = await Conversation.objects.exclude(pk=conversation.pk).aget()
+    copied = [call async for call in ToolCall.objects.filter(message__conversation=copy)]
+    assert [(call.name, call.result, call.status, call.user_id) for call in copied] == [
+        ("calculator", "25", "ok", alice.pk)
+    ]
+    ollama.enqueue_chat("ok")
+    socket = await open_socket(alice, copy.pk)
+    await send(socket, type="chat", content="again?")
+    await receive_until(socket, "done")
+    replayed = ollama.chat_requests()[-1].json["messages"]
+    assert [m["role"] for m in replayed] == ["user", "assistant", "tool", "assistant", "user"]
+    assert replayed[2]["content"] == "25"
+    await socket.disconnect()
+
+
+def test_an_import_with_bad_tool_calls_is_refused_whole(alice):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from conversations.models import Conversation
+    from tests.helpers import error_message, signed_in
+
+    reply = {
+        "id": "r",
+        "role": "assistant",
+        "content": "x",
+        "created_at": "2025-03-01T09:00:00+00:00",
+        "tool_calls": [{"name": "calculator", "status": "ok", "arguments": "rm -rf"}],
+    }
+    body = {"format": "ollama-chat-export", "version": 1, "conversation": {"messages": [reply]}}
+    response = signed_in(alice).post(
+        "/c/import/", {"file": SimpleUploadedFile("chat.json", json.dumps(body).encode())}
+    )
+    assert response.status_code == 400
+    assert error_message(response) == "Message 1, tool call 1: arguments must be an object."
+    assert not Conversation.objects.exists()
