@@ -23,6 +23,7 @@ from conversations.options import InvalidSettings, clean_settings
 from conversations.sign_in import AdminSignInForm
 from conversations.structured.form import result_form
 from conversations.structured.formats import SchemaRejected, check_format, stored_result
+from conversations.tools.admin import calls_of_reply  # its module also registers the tool pages
 from conversations.transfer import exports
 from conversations.views.images import image_file_response
 
@@ -337,6 +338,8 @@ class MessageAdmin(admin.ModelAdmin):
         "eval_duration",
         "format",
         "structured_result",
+        "tool_calls",
+        "tool_notes",
         "created_at",
         "saved_at",
     ]
@@ -364,6 +367,10 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="Structured output")
     def structured_result(self, message: Message) -> str:
         return structured_result(message)
+
+    @admin.display(description="Tool calls")
+    def tool_calls(self, message: Message) -> str:
+        return calls_of_reply(message.pk)
 
 
 @admin.register(SavedSchema)
