@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -117,7 +117,10 @@ class ToolServerAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        self._refresh(request, [form.instance])  # a new or changed server is listed at once
+        # A new or changed server is listed at once, once it is saved (not while the
+        # admin's transaction holds its row).
+        server = form.instance
+        transaction.on_commit(lambda: self._refresh(request, [server]))
 
     @admin.action(description="Refresh the list of tools (and check the server is up)")
     def refresh_tools(self, request: HttpRequest, queryset: QuerySet[ToolServer]) -> None:
@@ -125,7 +128,7 @@ class ToolServerAdmin(admin.ModelAdmin):
 
     def _refresh(self, request: HttpRequest, chosen: list[ToolServer]) -> None:
         for server in chosen:
-            error = async_to_sync(servers.refresh)(server)
+            error = servers.refresh_now(server)
             if error:
                 self.message_user(request, f"{server.name} is down: {error}", messages.WARNING)
             else:
