@@ -21,13 +21,11 @@ from django.conf import settings
 
 from conversations.chat import events, liveness, replies, titles
 from conversations.chat.liveness import running
-from conversations.chat.prompt import DENIED, round_messages
 from conversations.chat.timeline import MessageData
-from conversations.models import Message, ToolCall
+from conversations.chat.tool_rounds import ToolRounds
+from conversations.models import Message
 from conversations.ollama import catalog
 from conversations.ollama.client import OllamaError, get_client
-from conversations.tools import calls as tool_calls
-from conversations.tools import records
 from conversations.tools.builtins import Caller
 from conversations.tools.registry import ToolSpec
 
@@ -85,16 +83,14 @@ class Generation:
         # What the last checkpoint saved, and when (time.monotonic()).
         self.saved_length = 0
         self.saved_at = time.monotonic()
-        # Tools: those offered to the model, the calls made so far (in order), events
-        # waiting for the publisher, what the reply says about its tools, and the calls
-        # that wait for the user's approval.
-        self.tools = {tool.name: tool for tool in tools or []}
-        self.caller = caller
-        self.calls: list[ToolCall] = []
+        # Events the publisher sends after the text received before them (tool calls).
         self.pending_events: list[Any] = []
-        self.notes: list[str] = list(notes or [])
-        self.approvals: dict[str, asyncio.Future[bool]] = {}
-        self.round_start = 0  # where the text of the current round begins
+        # A reply with tools (or notes about them) has their rounds; a plain reply has none.
+        self.rounds: ToolRounds | None = None
+        if tools or notes:
+            self.rounds = ToolRounds(
+                message_id=reply["id"], tools=tools or [], caller=caller, notes=notes or [], queue=self._queue
+            )
 
     # The reply's life -------------------------------------------------------
 
@@ -106,8 +102,8 @@ class Generation:
         status, error = await self._stream()
         message: MessageData | None = None
         try:
-            if self.calls:
-                self._end_open_calls()
+            if self.rounds is not None:
+                self.rounds.end_open_calls()
             self.reading_done = True
             self.received.set()
             self._end_pause()
@@ -120,8 +116,8 @@ class Generation:
                 status=status,
                 error=error.message if error else "",
                 stats=self.stats,
-                calls=self.calls or None,
-                notes=self.notes,
+                calls=self.rounds.calls if self.rounds else None,
+                notes=self.rounds.notes if self.rounds else None,
             )
         except Exception:
             logger.exception("Saving reply %s failed", self.reply_id)
@@ -186,8 +182,8 @@ class Generation:
     async def _read(self) -> None:
         loop = asyncio.get_running_loop()
         payload = await catalog.without_images_unless_seeing(get_client(), self.payload)
-        if self.tools or self.notes:
-            payload = await self._offer_tools(payload)
+        if self.rounds is not None:
+            payload = await self.rounds.offer(payload)
         for number in range(settings.MAX_TOOL_ROUNDS + 1):
             asked: list[dict[str, Any]] = []
             waiting_since = loop.time()
@@ -209,7 +205,7 @@ class Generation:
                     await asyncio.sleep(max(self.next_frame_at - now, 0.0))
                     now = loop.time()
                 waiting_since = now
-            if not asked or not self.tools:
+            if not asked or self.rounds is None or not self.rounds.tools:
                 return
             if number == settings.MAX_TOOL_ROUNDS:
                 raise OllamaError(
@@ -217,108 +213,14 @@ class Generation:
                     f"The model was still calling tools after {settings.MAX_TOOL_ROUNDS} rounds, "
                     "so the reply was ended there.",
                 )
-            payload = await self._run_round(payload, number, asked)
-
-    # Tools: offered, called in rounds, approved ------------------------------
-
-    async def _offer_tools(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """The request with the conversation's tools, if the model can use tools; else a note why not."""
-        for note in self.notes:  # tools left out before the reply started
-            self._queue(events.reply_note(message_id=self.reply["id"], text=note))
-        if not self.tools:
-            return payload
-        try:
-            can = "tools" in await catalog.capabilities(get_client(), payload["model"])
-        except OllamaError:
-            can = True  # the reply itself will report Ollama's state
-        if not can:
-            self._note(f"{payload['model']} cannot use tools, so it answers without them.")
-            self.tools = {}
-            return payload
-        return {**payload, "tools": [tool.for_ollama() for tool in self.tools.values()]}
-
-    def _note(self, text: str) -> None:
-        self.notes.append(text)
-        self._queue(events.reply_note(message_id=self.reply["id"], text=text))
+            content = "".join(self.content + self.pending_content)
+            payload = await self.rounds.run_round(payload, number, asked, content)
 
     def _queue(self, event: Any) -> None:
         """An event the publisher sends after the text received so far, so tabs see them in order."""
         self.pending_events.append(event)
         self.received.set()
         self._end_pause()
-
-    def _publish_call(self, call: ToolCall) -> None:
-        self._queue(events.reply_tool(message_id=self.reply["id"], call=records.call_data(call)))
-
-    async def _run_round(
-        self, payload: dict[str, Any], number: int, asked: list[dict[str, Any]]
-    ) -> dict[str, Any]:
-        """Run the calls of one round, in order, and return the request that carries their results."""
-        assert self.caller is not None
-        content = "".join(self.content + self.pending_content)
-        done: list[ToolCall] = []
-        for position, wanted in enumerate(asked):
-            call = ToolCall(
-                message_id=self.reply_id,
-                user_id=self.caller.user_id,
-                round=number,
-                position=position,
-                content_offset=len(content),
-                call_id=wanted["id"],
-                name=wanted["name"],
-            )
-            self.calls.append(call)
-            await self._call(call, wanted["arguments"])
-            done.append(call)
-        text, self.round_start = content[self.round_start :], len(content)
-        return {**payload, "messages": payload["messages"] + round_messages(text, done)}
-
-    async def _call(self, call: ToolCall, arguments: Any) -> None:
-        tool = self.tools.get(call.name)
-        problem = tool_calls.check_arguments(arguments)
-        if tool is not None:
-            call.source = tool.source
-            call.server_id = tool.server_id
-        if problem is None:
-            call.arguments = arguments
-        if tool is None or problem is not None:
-            call.status = ToolCall.Status.ERROR
-            call.error = problem or f"There is no tool named {call.name!r} in this conversation."
-            await self._save_call(call)
-            return
-        if tool.ask_first:
-            call.status = ToolCall.Status.ASKED
-            await self._save_call(call)
-            if not await self._approved(call):
-                call.status, call.result = ToolCall.Status.DENIED, DENIED
-                await self._save_call(call)
-                return
-        call.status = ToolCall.Status.RUNNING
-        await self._save_call(call)
-        outcome = await tool_calls.run(tool, arguments, self.caller)
-        call.status, call.error, call.duration_ms = outcome.status, outcome.error, outcome.duration_ms
-        call.result = outcome.result if outcome.status == ToolCall.Status.OK else ""
-        await self._save_call(call)
-
-    async def _save_call(self, call: ToolCall) -> None:
-        await database_sync_to_async(records.save_call)(call)
-        self._publish_call(call)
-
-    async def _approved(self, call: ToolCall) -> bool:
-        """Wait for a tab of the owner to allow or deny the call (the listener hears it)."""
-        decision = asyncio.get_running_loop().create_future()
-        self.approvals[str(call.pk)] = decision
-        try:
-            return await decision
-        finally:
-            del self.approvals[str(call.pk)]
-
-    def _end_open_calls(self) -> None:
-        """Calls still waiting or running when the reply ended (a stop, a failure) were cancelled."""
-        open_calls = [c for c in self.calls if c.status in (ToolCall.Status.ASKED, ToolCall.Status.RUNNING)]
-        for call in open_calls:
-            call.status = ToolCall.Status.CANCELLED
-            self._publish_call(call)
 
     async def _announce(self, message: MessageData | None, status: str, error: OllamaError | None) -> None:
         if error is not None and status == Message.Status.ERROR:
@@ -413,17 +315,15 @@ class Generation:
                     except Exception:  # a tab that asked and left; the reply goes on
                         logger.warning("Could not send a snapshot of reply %s", self.reply_id)
                 case "reply.approval":
-                    decision = self.approvals.get(str(event.get("call_id")))
-                    if decision is not None and not decision.done():
-                        decision.set_result(bool(event.get("allow")))
+                    if self.rounds is not None:
+                        self.rounds.decide(str(event.get("call_id")), allow=bool(event.get("allow")))
                 case "reply.finished":
                     return
 
     def _snapshot(self) -> events.ReplySnapshot:
         message = {**self.reply, "content": "".join(self.content), "thinking": "".join(self.thinking)}
-        if self.calls or self.notes:
-            message["tool_calls"] = [records.call_data(call) for call in self.calls]
-            message["tool_notes"] = list(self.notes)
+        if self.rounds is not None:
+            message.update(self.rounds.shown())
         return events.reply_snapshot(message, seq=self.seq)
 
 
