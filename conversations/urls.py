@@ -12,6 +12,7 @@ urlpatterns = [
     path("c/<uuid:conversation_id>/pin/", conversations.pin, name="pin"),
     path("c/<uuid:conversation_id>/delete/", conversations.delete, name="delete"),
     path("c/<uuid:conversation_id>/settings/", settings.conversation_settings, name="conversation_settings"),
+    path("c/<uuid:conversation_id>/tools/", tools.conversation_tools, name="conversation_tools"),
     path("c/<uuid:conversation_id>/messages/", conversations.messages, name="messages"),
     path("c/<uuid:conversation_id>/context/", conversations.context, name="context"),
     path("c/<uuid:conversation_id>/export.<str:kind>", transfer.export, name="export"),

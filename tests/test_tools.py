@@ -501,17 +501,21 @@ def test_a_conversation_remembers_its_tools(alice, bob, conversation):
     from tests.helpers import post_json, signed_in
 
     client = signed_in(alice)
-    url = f"/c/{conversation.pk}/settings/"
+    url = f"/c/{conversation.pk}/tools/"
     assert post_json(client, url, {"tools": ["builtin:calculator"]}).status_code == 200
-    assert client.get(url).json()["tools"] == ["builtin:calculator"]
-    assert post_json(client, url, {"model": "qwen3:8b"}).json()["tools"] == ["builtin:calculator"]
+    assert client.get(url).json() == {"tools": ["builtin:calculator"]}
+    settings = f"/c/{conversation.pk}/settings/"
+    assert post_json(client, settings, {"model": "qwen3:8b"}).status_code == 200
 
     refused = post_json(client, url, {"tools": "builtin:calculator"})
     assert refused.status_code == 400 and refused.json() == {
         "errors": {"tools": "Tools must be a list of tool keys."}
     }
     assert post_json(client, url, {"tools": ["https://example.com/"]}).status_code == 400
+    assert post_json(client, url, ["builtin:calculator"]).status_code == 400
+    assert post_json(client, url, {"tools": ["builtin:x"] * 65}).status_code == 400
     assert post_json(signed_in(bob), url, {"tools": []}).status_code == 404
+    assert signed_in(bob).get(url).status_code == 404
     conversation.refresh_from_db()
     assert conversation.tools == ["builtin:calculator"]
 

@@ -9,7 +9,6 @@ from django.http import HttpRequest, JsonResponse
 
 from conversations.models import Conversation, Preferences
 from conversations.options import InvalidSettings, clean_settings
-from conversations.tools.registry import clean_keys
 from conversations.views.conversations import own_conversation
 from conversations.views.http import Refused, json_view, read_json
 
@@ -33,31 +32,21 @@ def default_settings(request: HttpRequest) -> JsonResponse:
 
 
 def _shown(source: Conversation | Preferences) -> dict[str, Any]:
-    shown = {
+    return {
         "model": source.model,
         "system_prompt": source.system_prompt,
         "options": source.options,
         "keep_alive": source.keep_alive,
     }
-    if isinstance(source, Conversation):
-        shown["tools"] = source.tools
-    return shown
 
 
 def _save(request: HttpRequest, target: Conversation | Preferences) -> JsonResponse:
     try:
-        data = read_json(request)
-        cleaned = clean_settings(data)
+        cleaned = clean_settings(read_json(request))
     except InvalidSettings as exc:
         return JsonResponse({"errors": exc.errors}, status=400)
     except Refused as exc:
         return JsonResponse({"errors": {"__all__": exc.message}}, status=400)
-    # A conversation's tools are optional in the form: absent keeps them.
-    if isinstance(target, Conversation) and "tools" in data:
-        try:
-            target.tools = clean_keys(data["tools"])
-        except ValueError as exc:
-            return JsonResponse({"errors": {"tools": str(exc)}}, status=400)
     # Empty keeps a conversation's model but clears the default one: new chats
     # then start on the model picked in the chat.
     if cleaned.model or isinstance(target, Preferences):

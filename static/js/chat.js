@@ -9,6 +9,7 @@ import { ModelPicker } from "./models.js";
 import { setupTools } from "./page-tools.js";
 import { setupSending } from "./sending.js";
 import { storeTimeZone } from "./sidebar.js";
+import { onAnswer, ToolPicker } from "./tools.js";
 import { announce, hideBanner, showBanner } from "./ui.js";
 import { MessageActions } from "./versions.js";
 
@@ -95,9 +96,23 @@ const tools = setupTools({
   },
 });
 
+const toolPicker = new ToolPicker({
+  button: $("tools-toggle"),
+  panel: $("tools-panel"),
+  picker,
+  toolsUrl: data.tools_url,
+  choiceUrl: () => (state.conversationUrl ? `${state.conversationUrl}tools/` : null),
+});
+
+// Allow / Deny on a tool call that asks first: any tab of the owner may answer.
+onAnswer((callId, allow) => {
+  if (state.socket) state.socket.send({ type: allow ? "approve" : "deny", call_id: callId });
+});
+
 function useConversation(url) {
   state.conversationUrl = url;
   tools.useConversation(url);
+  toolPicker.reset();
 }
 
 // ---------- models ----------
@@ -124,6 +139,7 @@ async function refreshModels() {
     composer.focus();
   }
   composer.checkVision();
+  toolPicker.refresh();
 }
 
 // ---------- the socket and sending ----------
