@@ -580,3 +580,29 @@ def test_an_import_with_bad_tool_calls_is_refused_whole(alice):
     assert response.status_code == 400
     assert error_message(response) == "Message 1, tool call 1: arguments must be an object."
     assert not Conversation.objects.exists()
+
+
+def test_a_plain_reply_asks_the_database_nothing_about_tools(alice, conversation):
+    """Tools cost a reply without them no query of its own to start, replay or save it."""
+    import uuid
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from conversations.chat import replies, starts
+
+    for number in range(5):
+        Message.objects.create(conversation=conversation, role="user", content=f"q{number}")
+        Message.objects.create(conversation=conversation, role="assistant", content=f"a{number}")
+    with CaptureQueriesContext(connection) as captured:
+        [started] = starts.start_new_replies(
+            [starts.NewQuestion(conversation.pk, "hi")], is_alive=lambda _: False
+        )
+        replies.finish_reply(
+            message_id=uuid.UUID(started.reply["id"]), content="x", thinking="", status="complete"
+        )
+
+    # Only the replay's own query mentions them: it marks the replies that made calls (EXISTS).
+    touching = [query["sql"] for query in captured if "conversations_tool" in query["sql"]]
+    assert len(touching) == 1 and "EXISTS" in touching[0] and "has_calls" in touching[0]
+    assert started.tools == [] and started.reply["tool_calls"] == []
