@@ -196,7 +196,7 @@ class Generation:
                     self.stats = chunk.stats
                 if chunk.thinking or chunk.content:
                     self.received.set()
-                elif chunk.tool_calls:
+                if chunk.tool_calls:
                     asked += chunk.tool_calls
                 now = loop.time()
                 if now - waiting_since > TRICKLE_SECONDS and not chunk.done:

@@ -41,7 +41,7 @@ def full_name(model: str) -> str:
     return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
 
 
-ErrorKind = Literal["unreachable", "model_not_found", "upstream", "bad_stream", "timeout"]
+ErrorKind = Literal["unreachable", "model_not_found", "upstream", "bad_stream", "timeout", "tool_rounds"]
 
 # Ollama's figures in a reply's final chunk: why it ended, then counts and
 # durations (in nanoseconds). Replies store them under the same names.

@@ -78,3 +78,44 @@ def test_tool_arguments_and_results_are_text_never_html(signed_in_page: Page, ol
     expect(block.locator(".tool-arguments")).to_contain_text(hostile)
     assert block.locator("img").count() == 0
     assert page.title() != "1"
+
+
+def test_allow_from_a_second_tab_lets_an_ask_first_call_run(
+    signed_in_page: Page, app_server, context, ollama, fake_mcp
+):
+    from tests.browser.conftest import USERNAME
+
+    app_server.manage(
+        "shell",
+        "-c",
+        "from conversations.models import ToolServer; from django.contrib.auth import get_user_model; "
+        f"s = ToolServer.objects.create(name='fake', url='{fake_mcp.url}', ask_first=['echo'], state='up', "
+        "tools=[{'name': 'echo', 'description': 'Repeat the text given.', 'parameters': {'type': 'object'}}]); "
+        f"s.users.add(get_user_model().objects.get(username='{USERNAME}'))",
+    )
+    page = signed_in_page
+    start_conversation(page, ollama)
+    switch_on(page, "echo (asks first)")
+    other = context.new_page()
+    other.goto(page.url)
+    expect(assistant_articles(other)).to_have_count(1)
+    ollama.enqueue_tool_calls(tool_call("echo", {"text": "from tab two"}))
+    ollama.enqueue_chat("It ", "said ", "so.", delay=0.1)
+
+    send_message(page, "echo something")
+
+    for tab in (page, other):
+        asked = assistant_articles(tab).nth(1).locator(".tool-call")
+        expect(asked.get_by_role("button", name="Allow")).to_be_visible()
+        expect(asked.get_by_role("button", name="Deny")).to_be_visible()
+    assert fake_mcp.calls == []
+    assistant_articles(other).nth(1).get_by_role("button", name="Allow").click()
+
+    reply = assistant_articles(page).nth(1)
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(content(reply)).to_have_text("It said so.")
+    expect(reply.get_by_role("button", name="Allow")).to_have_count(0)
+    reply.locator(".tool-call summary").click()
+    expect(reply.locator(".tool-result")).to_have_text("echo: from tab two")
+    assert fake_mcp.calls == [("echo", {"text": "from tab two"})]
+    other.close()
