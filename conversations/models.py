@@ -232,8 +232,9 @@ class ToolServer(models.Model):
     url = models.URLField(
         max_length=500, help_text="The server's Streamable HTTP endpoint, e.g. http://127.0.0.1:9000/mcp"
     )
-    # Sent with every request (an API key, say); the admin never shows a value again in full.
-    headers = models.JSONField(default=dict, blank=True)
+    # Sent with every request (an API key, say): sealed at rest (conversations/tools/sealed.py),
+    # and never shown again in full by the admin. Read and set them as `headers`.
+    sealed_headers = models.TextField(blank=True, editable=False)
     enabled = models.BooleanField(default=True)
     users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="tool_servers")
     groups = models.ManyToManyField("auth.Group", blank=True, related_name="tool_servers")
@@ -250,6 +251,19 @@ class ToolServer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers, unsealed; sealed.Unreadable if SECRET_KEY changed since they were saved."""
+        from conversations.tools.sealed import unseal
+
+        return unseal(self.sealed_headers)
+
+    @headers.setter
+    def headers(self, value: dict[str, str]) -> None:
+        from conversations.tools.sealed import seal
+
+        self.sealed_headers = seal(value or {})
 
 
 class ToolCall(models.Model):

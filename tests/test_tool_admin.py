@@ -35,6 +35,9 @@ def test_staff_add_a_server_whose_headers_are_never_shown_again(operator, alice,
     assert response.status_code == 302, response.content.decode()[:2000]
     server = ToolServer.objects.get()
     assert server.headers == {"Authorization": secret, "X-Team": "blue"}
+    assert (
+        "sk-live" not in server.sealed_headers and "X-Team" not in server.sealed_headers
+    )  # encrypted at rest
     assert server.state == "up" and [tool["name"] for tool in server.tools] == ["echo", "slow", "fail", "big"]
     assert fake_mcp.headers[0]["authorization"] == secret
     page = client.get(f"/admin/conversations/toolserver/{server.pk}/change/").content.decode()
@@ -112,3 +115,19 @@ def test_the_list_of_calls_takes_the_same_queries_for_many_rows(operator, alice,
     assert "calculator" in listing and "bob" in listing
     reply = ToolCall.objects.first().message_id
     assert "calculator" in client.get(f"/admin/conversations/message/{reply}/change/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_headers_sealed_under_another_secret_key_are_reported_not_sent(operator, settings, fake_mcp):
+    server = ToolServer.objects.create(name="fake", url=fake_mcp.url, headers={"Authorization": "Bearer k"})
+    settings.SECRET_KEY = "another-secret-key-entirely-0123456789"
+
+    response = signed_in(operator).post(
+        "/admin/conversations/toolserver/",
+        {"action": "refresh_tools", "_selected_action": [str(server.pk)]},
+        follow=True,
+    )
+
+    assert "can no longer be read" in response.content.decode()
+    server.refresh_from_db()
+    assert server.state == "down" and fake_mcp.headers == []

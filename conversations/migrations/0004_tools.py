@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
                         max_length=500,
                     ),
                 ),
-                ("headers", models.JSONField(blank=True, default=dict)),
+                ("sealed_headers", models.TextField(blank=True, editable=False)),
                 ("enabled", models.BooleanField(default=True)),
                 ("ask_first", models.JSONField(blank=True, default=list)),
                 ("tools", models.JSONField(blank=True, default=list, editable=False)),

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from conversations.models import ToolCall, ToolServer
-from conversations.tools import servers
+from conversations.tools import sealed, servers
 
 HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")
 MAX_HEADERS = 20
@@ -32,7 +32,8 @@ class ToolServerForm(forms.ModelForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text="One “Name: value” a line, e.g. “Authorization: Bearer …”. Leave empty to keep the "
-        "headers saved (they are never shown again in full); type new ones to replace them all.",
+        "headers saved (they are stored encrypted and never shown again in full); type new ones to "
+        "replace them all.",
     )
     clear_headers = forms.BooleanField(required=False, label="Remove all headers")
     url = forms.URLField(
@@ -140,10 +141,14 @@ class ToolServerAdmin(admin.ModelAdmin):
 
     @admin.display(description="Headers saved")
     def saved_headers(self, server: ToolServer) -> str:
-        if not server.headers:
+        try:
+            headers = server.headers
+        except sealed.Unreadable as exc:
+            return str(exc)
+        if not headers:
             return "—"
         return format_html_join(
-            "", "<div><code>{}: {}</code></div>", ((name, masked(v)) for name, v in server.headers.items())
+            "", "<div><code>{}: {}</code></div>", ((name, masked(v)) for name, v in headers.items())
         )
 
     @admin.display(description="Tools listed")

@@ -9,16 +9,16 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from conversations.models import ToolServer
-from conversations.tools import mcp_client, records
+from conversations.tools import mcp_client, records, sealed
 
 
 async def fetch(server: ToolServer) -> tuple[list[dict[str, Any]] | None, str]:
     """The server's tools, or None and the error text if it is down."""
     try:
         tools = await mcp_client.list_tools(
-            url=server.url, headers=server.headers or {}, timeout=settings.TOOL_CALL_TIMEOUT_SECONDS
+            url=server.url, headers=server.headers, timeout=settings.TOOL_CALL_TIMEOUT_SECONDS
         )
-    except mcp_client.ServerUnavailable as exc:
+    except (mcp_client.ServerUnavailable, sealed.Unreadable) as exc:
         return None, str(exc)
     return tools, ""
 
