@@ -606,3 +606,29 @@ def test_a_plain_reply_asks_the_database_nothing_about_tools(alice, conversation
     touching = [query["sql"] for query in captured if "conversations_tool" in query["sql"]]
     assert len(touching) == 1 and "EXISTS" in touching[0] and "has_calls" in touching[0]
     assert started.tools == [] and started.reply["tool_calls"] == []
+
+
+async def test_the_time_tool_tells_the_time_in_the_browsers_time_zone(ollama, alice, conversation):
+    from channels.testing import WebsocketCommunicator
+
+    from chatsite.asgi import application
+    from tests.helpers import session_cookie
+
+    await use_tools(conversation, "builtin:current_time")
+    cookie = await sync_to_async(session_cookie)(alice)
+    socket = WebsocketCommunicator(
+        application,
+        f"/ws/conversations/{conversation.pk}/",
+        headers=[
+            (b"origin", b"http://testserver"),
+            (b"host", b"testserver"),
+            (b"cookie", f"sessionid={cookie}; tz=Asia/Tokyo".encode()),
+        ],
+    )
+    assert (await socket.connect(timeout=5))[0]
+
+    await send(socket, type="chat", content="What time is it? " + trigger("current_time"))
+    frames = await receive_until(socket, "done")
+
+    assert tool_frames(frames)[-1]["result"].endswith("(Asia/Tokyo, UTC+09:00)")  # Tokyo keeps no summer time
+    await socket.disconnect()
