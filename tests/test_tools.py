@@ -632,3 +632,15 @@ async def test_the_time_tool_tells_the_time_in_the_browsers_time_zone(ollama, al
 
     assert tool_frames(frames)[-1]["result"].endswith("(Asia/Tokyo, UTC+09:00)")  # Tokyo keeps no summer time
     await socket.disconnect()
+
+
+def test_a_new_conversation_starts_with_the_tools_chosen_before_it(alice):
+    from conversations.models import Conversation
+    from tests.helpers import post_json, signed_in
+
+    client = signed_in(alice)
+    created = post_json(client, "/c/new/", {"model": "llama3.2", "tools": ["builtin:calculator"]})
+    assert created.status_code == 201
+    assert Conversation.objects.get(pk=created.json()["id"]).tools == ["builtin:calculator"]
+    refused = post_json(client, "/c/new/", {"tools": "builtin:calculator"})
+    assert refused.status_code == 400 and Conversation.objects.count() == 1

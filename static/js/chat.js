@@ -171,6 +171,7 @@ const sending = setupSending({
   modelsLoading: () => modelsLoading,
   useConversation,
   openSocket: () => socket.open(),
+  toolChoice: () => toolPicker.newChatChoice(),
   goToLogin,
 });
 

@@ -19,6 +19,7 @@ export function setupSending({
   modelsLoading,
   useConversation,
   openSocket,
+  toolChoice = () => undefined,
   goToLogin,
 }) {
   function socketReady() {
@@ -45,7 +46,7 @@ export function setupSending({
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
-        body: JSON.stringify({ model }),
+        body: JSON.stringify({ model, tools: toolChoice() }),
       });
       if (res.redirected || res.status === 401) {
         goToLogin();

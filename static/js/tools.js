@@ -125,9 +125,13 @@ export class ToolPicker {
   }
 
   reason() {
-    if (!this.choiceUrl()) return "Tools can be chosen once the conversation has started.";
     if (this.canUseTools() === false) return `${this.picker.value} cannot use tools.`;
     return "";
+  }
+
+  // The tools chosen before the chat began: the new conversation is created with them.
+  newChatChoice() {
+    return this.choiceUrl() ? undefined : [...this.chosen];
   }
 
   refresh() {
@@ -142,17 +146,17 @@ export class ToolPicker {
     const url = this.choiceUrl();
     const [offer, saved] = await Promise.all([request(this.toolsUrl), url ? request(url) : null]);
     if (offer.status === 200 && offer.body) this.offer = offer.body;
-    this.chosen = new Set(saved && saved.status === 200 && Array.isArray(saved.body?.tools) ? saved.body.tools : []);
+    if (url) this.chosen = new Set(saved.status === 200 && Array.isArray(saved.body?.tools) ? saved.body.tools : []);
     this.refresh();
   }
 
   // Another conversation is on screen (or the first message created this one).
   reset() {
     this.offer = null;
-    this.chosen = new Set();
     this.close();
-    this.refresh();
     if (this.choiceUrl()) this.load();
+    else this.chosen = new Set(); // a new chat starts with none
+    this.refresh();
   }
 
   toggle() {
@@ -206,6 +210,10 @@ export class ToolPicker {
   async save(key, on, box) {
     if (on) this.chosen.add(key);
     else this.chosen.delete(key);
+    if (!this.choiceUrl()) {
+      this.refresh(); // kept here until the first message creates the conversation
+      return;
+    }
     const result = await request(this.choiceUrl(), { method: "POST", json: { tools: [...this.chosen] } });
     if (result.status !== 200) {
       if (on) this.chosen.delete(key);

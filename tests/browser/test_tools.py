@@ -119,3 +119,18 @@ def test_allow_from_a_second_tab_lets_an_ask_first_call_run(
     expect(reply.locator(".tool-result")).to_have_text("echo: from tab two")
     assert fake_mcp.calls == [("echo", {"text": "from tab two"})]
     other.close()
+
+
+def test_tools_chosen_before_the_first_message_are_used_by_its_reply(signed_in_page: Page, ollama):
+    page = signed_in_page
+    switch_on(page, "calculator")
+    ollama.enqueue_tool_calls(tool_call("calculator", {"expression": "6*7"}))
+    ollama.enqueue_chat("It is 42.")
+
+    send_message(page, "What is 6*7?")
+
+    reply = assistant_articles(page).first
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(reply.locator(".tool-call summary")).to_have_text("Used calculator")
+    expect(content(reply)).to_have_text("It is 42.")
+    expect(page.get_by_role("button", name="Tools (1)")).to_be_visible()  # kept with the conversation
