@@ -1,5 +1,5 @@
 """A fake MCP server on a real loopback port, built on the `mcp` package's own server side
-(FastMCP over Streamable HTTP): an echo, a slow tool, a failing tool and a tool with a large result.
+(FastMCP over Streamable HTTP): an echo, a slow tool, a failing tool, a tool with a large result and one whose result holds a NUL.
 
 It records the calls it received and the headers they came with.
 """
@@ -50,6 +50,11 @@ class FakeMcp:
         def big(size: int) -> str:
             fake.calls.append(("big", {"size": size}))
             return "x" * size
+
+        @server.tool(description="A result holding a NUL character.")
+        def nul() -> str:
+            fake.calls.append(("nul", {}))
+            return "before\x00after"
 
         app = server.streamable_http_app()
 

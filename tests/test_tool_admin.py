@@ -38,7 +38,13 @@ def test_staff_add_a_server_whose_headers_are_never_shown_again(operator, alice,
     assert (
         "sk-live" not in server.sealed_headers and "X-Team" not in server.sealed_headers
     )  # encrypted at rest
-    assert server.state == "up" and [tool["name"] for tool in server.tools] == ["echo", "slow", "fail", "big"]
+    assert server.state == "up" and [tool["name"] for tool in server.tools] == [
+        "echo",
+        "slow",
+        "fail",
+        "big",
+        "nul",
+    ]
     assert fake_mcp.headers[0]["authorization"] == secret
     page = client.get(f"/admin/conversations/toolserver/{server.pk}/change/").content.decode()
     assert "sk-live-0123456789abcdef" not in page and "Bea…ef" in page

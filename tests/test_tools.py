@@ -196,7 +196,13 @@ async def test_bad_arguments_and_unknown_tools_go_back_to_the_model_as_errors(ol
 
 async def test_an_mcp_tool_round_trip_with_the_servers_headers(ollama, fake_mcp, alice, conversation):
     server = await mcp_server(fake_mcp, alice, headers={"Authorization": "Bearer s3cret"})
-    assert server.state == "up" and [tool["name"] for tool in server.tools] == ["echo", "slow", "fail", "big"]
+    assert server.state == "up" and [tool["name"] for tool in server.tools] == [
+        "echo",
+        "slow",
+        "fail",
+        "big",
+        "nul",
+    ]
     await use_tools(conversation, f"mcp:{server.pk}:echo")
     socket = await open_socket(alice, conversation.pk)
 
@@ -254,6 +260,20 @@ async def test_a_large_result_is_cut_to_the_cap(ollama, fake_mcp, alice, convers
     call = await ToolCall.objects.aget()
     assert call.result.startswith("x" * 1000) and "the result was 50,000 characters" in call.result
     assert len(call.result) < 1100
+    await socket.disconnect()
+
+
+async def test_a_result_holding_what_no_database_stores_is_made_storable(
+    ollama, fake_mcp, alice, conversation
+):
+    server = await mcp_server(fake_mcp, alice)
+    await use_tools(conversation, f"mcp:{server.pk}:nul")
+    socket = await open_socket(alice, conversation.pk)
+
+    await send(socket, type="chat", content=trigger("nul"))
+    await receive_until(socket, "done")
+
+    assert (await ToolCall.objects.aget()).result == "before\ufffdafter"
     await socket.disconnect()
 
 
@@ -491,6 +511,7 @@ async def test_the_tools_a_user_may_switch_on_are_theirs_only(fake_mcp, alice, b
         ("fake", "slow"),
         ("fake", "fail"),
         ("fake", "big"),
+        ("fake", "nul"),
     ]
     assert next(tool for tool in mine["tools"] if tool["name"] == "slow")["ask_first"] is True
     assert next(tool for tool in mine["tools"] if tool["name"] == "echo")["key"] == f"mcp:{server.pk}:echo"

@@ -119,7 +119,7 @@ def _tool_calls(value: Any) -> list[dict[str, Any]]:
         call_id = call.get("id")
         calls.append(
             {
-                "id": call_id[:64] if isinstance(call_id, str) else "",
+                "id": storable(call_id)[:64] if isinstance(call_id, str) else "",
                 "name": storable(function["name"])[:200],
                 "arguments": function.get("arguments"),
             }

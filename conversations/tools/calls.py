@@ -14,7 +14,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from conversations.json_input import problem
+from conversations.json_input import problem, storable
 from conversations.models import ToolCall
 from conversations.tools import builtins, mcp_client, records
 from conversations.tools.builtins import Caller, ToolFailed
@@ -60,7 +60,7 @@ async def run(tool: ToolSpec, arguments: dict[str, Any], caller: Caller) -> Outc
     except (ToolFailed, mcp_client.ServerUnavailable) as exc:
         text, failed = str(exc), True
     elapsed = int((time.monotonic() - started) * 1000)
-    text = capped(text)
+    text = capped(storable(text))  # a tool's text may hold what no database stores (NUL)
     if failed:
         return Outcome(ToolCall.Status.ERROR, f"Error: {text}", text, elapsed)
     return Outcome(ToolCall.Status.OK, text, "", elapsed)

@@ -15,6 +15,8 @@ import httpx
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from conversations.json_input import problem, storable
+
 MAX_LISTED_TOOLS = 200
 MAX_DESCRIPTION_CHARS = 2000
 
@@ -54,13 +56,15 @@ async def list_tools(*, url: str, headers: dict[str, str], timeout: float) -> li
             listed = await session.list_tools()
     except Exception as exc:
         raise _failure(exc) from None
+    # What a server says is stored and shown: nothing the database cannot hold.
     return [
         {
-            "name": tool.name[:200],
-            "description": (tool.description or "")[:MAX_DESCRIPTION_CHARS],
+            "name": storable(tool.name)[:200],
+            "description": storable(tool.description or "")[:MAX_DESCRIPTION_CHARS],
             "parameters": tool.inputSchema or {"type": "object", "properties": {}},
         }
         for tool in listed.tools[:MAX_LISTED_TOOLS]
+        if problem(tool.inputSchema or {}) is None
     ]
 
 
