@@ -665,3 +665,29 @@ def test_a_new_conversation_starts_with_the_tools_chosen_before_it(alice):
     assert Conversation.objects.get(pk=created.json()["id"]).tools == ["builtin:calculator"]
     refused = post_json(client, "/c/new/", {"tools": "builtin:calculator"})
     assert refused.status_code == 400 and Conversation.objects.count() == 1
+
+
+async def test_a_reply_interrupted_mid_call_keeps_its_rounds_and_replays_them(
+    ollama, fake_mcp, alice, conversation
+):
+    from conversations.chat import liveness
+
+    server = await mcp_server(fake_mcp, alice)
+    await use_tools(conversation, f"mcp:{server.pk}:slow")
+    socket = await open_socket(alice, conversation.pk)
+    await send(socket, type="chat", content=trigger("slow", seconds=30))
+    await receive_until(socket, "tool")
+
+    liveness.running[conversation.pk].interrupt()  # what a worker told to stop does (shutdown.py)
+    frames = await receive_until(socket, "done")
+
+    reply = frames[-1]["message"]
+    assert reply["status"] == "interrupted" and reply["content"] == "Round 1. "
+    assert reply["tool_calls"][0]["status"] == "cancelled"
+    ollama.enqueue_chat("ok")
+    await send(socket, type="chat", content="again")
+    await receive_until(socket, "done")
+    replayed = ollama.chat_requests()[-1].json["messages"]
+    assert [m["role"] for m in replayed] == ["user", "assistant", "tool", "user"]
+    assert replayed[2]["content"] == "The call was cancelled before it returned."
+    await socket.disconnect()
