@@ -691,3 +691,21 @@ async def test_a_reply_interrupted_mid_call_keeps_its_rounds_and_replays_them(
     assert [m["role"] for m in replayed] == ["user", "assistant", "tool", "user"]
     assert replayed[2]["content"] == "The call was cancelled before it returned."
     await socket.disconnect()
+
+
+def test_calls_a_dead_worker_left_running_are_cancelled_with_its_reply(alice, conversation):
+    from conversations.chat import replies
+
+    reply = Message.objects.create(conversation=conversation, role="assistant", status="streaming")
+    for position, status in enumerate(["ok", "running", "asked"]):
+        ToolCall.objects.create(
+            message=reply, user=alice, round=0, position=position, name="x", status=status
+        )
+
+    replies.interrupt_dead_replies(conversation_id=conversation.pk, is_alive=lambda _: False)
+
+    assert list(ToolCall.objects.order_by("position").values_list("status", flat=True)) == [
+        "ok",
+        "cancelled",
+        "cancelled",
+    ]
