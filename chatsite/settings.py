@@ -61,6 +61,12 @@ REPLY_CHECKPOINT_SECONDS = env_float("REPLY_CHECKPOINT_SECONDS", 1.0, minimum=0.
 REPLY_FRAME_SECONDS = env_float("REPLY_FRAME_SECONDS", 1 / 30, minimum=0.0)
 # After the first reply, ask the model for a short title.
 GENERATE_TITLES = env_bool("GENERATE_TITLES", True)
+# Tools: rounds of calls one reply may make, how long one call may take, how much of
+# its result the model gets, and the built-in tools an administrator switched off.
+MAX_TOOL_ROUNDS = env_int("MAX_TOOL_ROUNDS", 8, minimum=1)
+TOOL_CALL_TIMEOUT_SECONDS = env_float("TOOL_CALL_TIMEOUT_SECONDS", 30.0, minimum=0.1)
+TOOL_RESULT_MAX_CHARS = env_int("TOOL_RESULT_MAX_CHARS", 20_000, minimum=100)
+DISABLED_TOOLS = env_list("DISABLED_TOOLS", [])
 
 INSTALLED_APPS = [
     "daphne",

@@ -39,6 +39,8 @@ class Conversation(models.Model):
     # Ollama options that were set; an absent key means "the model's default".
     options = models.JSONField(default=dict, blank=True)
     keep_alive = models.CharField(max_length=32, blank=True)
+    # The tools the model may call in this conversation, by key (conversations/tools/registry.py).
+    tools = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Set while an import writes the conversation (conversations/imports.py): until then
@@ -108,6 +110,9 @@ class Message(models.Model):
     # Schema) and, once complete, {"valid", "data", "errors"}.
     format = models.JSONField(null=True, blank=True)
     structured = models.JSONField(null=True, blank=True)
+    # What the reply says about its tools apart from the calls (a server that is down, a
+    # model that cannot use tools).
+    tool_notes = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # Last time a streaming reply was saved; a reply whose writer died stops moving.
     saved_at = models.DateTimeField(auto_now=True)
@@ -232,3 +237,91 @@ class SiteSettings(models.Model):
     def current(cls) -> SiteSettings:
         """The settings as saved, or the defaults when nothing was saved yet (no row is written)."""
         return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+class ToolServer(models.Model):
+    """An MCP server reached over Streamable HTTP, added by staff; only these URLs are ever called."""
+
+    class State(models.TextChoices):
+        UNKNOWN = "unknown"
+        UP = "up"
+        DOWN = "down"
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(
+        max_length=500, help_text="The server's Streamable HTTP endpoint, e.g. http://127.0.0.1:9000/mcp"
+    )
+    # Sent with every request (an API key, say): sealed at rest (conversations/tools/sealed.py),
+    # and never shown again in full by the admin. Read and set them as `headers`.
+    sealed_headers = models.TextField(blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="tool_servers")
+    groups = models.ManyToManyField("auth.Group", blank=True, related_name="tool_servers")
+    # Names of the server's tools whose every call waits for the user's approval.
+    ask_first = models.JSONField(default=list, blank=True)
+    # The server's tools as last listed: [{"name", "description", "parameters"}].
+    tools = models.JSONField(default=list, blank=True, editable=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.UNKNOWN, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers, unsealed; sealed.Unreadable if SECRET_KEY changed since they were saved."""
+        from conversations.tools.sealed import unseal
+
+        return unseal(self.sealed_headers)
+
+    @headers.setter
+    def headers(self, value: dict[str, str]) -> None:
+        from conversations.tools.sealed import seal
+
+        self.sealed_headers = seal(value or {})
+
+
+class ToolCall(models.Model):
+    """One call a reply made to a tool, in the order the model asked for them."""
+
+    class Status(models.TextChoices):
+        ASKED = "asked"  # waiting for the user's approval
+        RUNNING = "running"
+        OK = "ok"
+        ERROR = "error"
+        DENIED = "denied"
+        CANCELLED = "cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="tool_calls")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tool_calls")
+    round = models.PositiveSmallIntegerField()
+    position = models.PositiveSmallIntegerField()
+    # How much of the reply's text came before this round's calls: the replay splits it there.
+    content_offset = models.PositiveIntegerField(default=0)
+    call_id = models.CharField(max_length=64, blank=True)  # Ollama's id for the call, when it gives one
+    name = models.CharField(max_length=200)
+    source = models.CharField(max_length=100)  # "built-in" or the tool server's name
+    server = models.ForeignKey(
+        ToolServer, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
+    )
+    arguments = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    result = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["message", "round", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "round", "position"], name="tool_call_place")
+        ]
+        indexes = [models.Index(fields=["-created_at"], name="tool_call_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"

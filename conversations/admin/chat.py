@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from conversations.admin.display import structured_result, thumbnails
 from conversations.admin.forms import ConversationForm
 from conversations.admin.images import ImageInline
+from conversations.admin.tools import calls_of_reply
 from conversations.models import Conversation, Image, Message
 from conversations.transfer import exports
 from conversations.views.images import image_file_response
@@ -199,6 +200,8 @@ class MessageAdmin(admin.ModelAdmin):
         "eval_duration",
         "format",
         "structured_result",
+        "tool_calls",
+        "tool_notes",
         "created_at",
         "saved_at",
     ]
@@ -226,3 +229,7 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="Structured output")
     def structured_result(self, message: Message) -> str:
         return structured_result(message)
+
+    @admin.display(description="Tool calls")
+    def tool_calls(self, message: Message) -> str:
+        return calls_of_reply(message.pk)

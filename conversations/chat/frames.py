@@ -98,3 +98,11 @@ def parse_message_id(value: Any) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError:
         raise FrameError("invalid", "message_id must be a message id.") from None
+
+
+def parse_approval_frame(frame: dict[str, Any]) -> uuid.UUID:
+    """The tool call an `approve` or `deny` frame answers."""
+    try:
+        return uuid.UUID(str(frame.get("call_id")))
+    except ValueError:
+        raise FrameError("invalid", "call_id must be the id of a tool call.") from None

@@ -11,7 +11,7 @@ from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 
 from conversations.chat.timeline import MessageData, message_data, reply_versions
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, ToolCall
 from conversations.ollama.client import STATS_COUNTS
 from conversations.structured.formats import evaluate
 
@@ -77,6 +77,10 @@ def sweep(
             status=Message.Status.INTERRUPTED, error=INTERRUPTED, saved_at=timezone.now()
         )
         if marked:
+            # Calls the dead writer left waiting or running never return now.
+            ToolCall.objects.filter(
+                message_id=message.pk, status__in=[ToolCall.Status.ASKED, ToolCall.Status.RUNNING]
+            ).update(status=ToolCall.Status.CANCELLED)
             message.status, message.error = Message.Status.INTERRUPTED, INTERRUPTED
             interrupted.setdefault(message.conversation_id, []).append(
                 {**message_data(message), "conversation_id": str(message.conversation_id)}
@@ -130,8 +134,14 @@ def finish_reply(
     status: str,
     error: str = "",
     stats: dict[str, Any] | None = None,
+    calls: list[ToolCall] | None = None,
+    notes: list[str] | None = None,
 ) -> MessageData | None:
-    """Save the whole reply; None if it was deleted (with its conversation) meanwhile."""
+    """Save the whole reply; None if it was deleted (with its conversation) meanwhile.
+
+    `calls` are the reply's tool calls (already saved as they happened); those the
+    end of the reply cancelled are saved as such here.
+    """
     stats = stats or {}
     message = Message.objects.filter(pk=message_id).first()
     if message is None:
@@ -145,14 +155,21 @@ def finish_reply(
         setattr(message, name, _stat(stats.get(name), STATS_LIMITS[name]))
     if message.format is not None and status == Message.Status.COMPLETE:
         message.structured = evaluate(content, message.format)
+    if notes:
+        message.tool_notes = notes
     message.save()
+    if calls:
+        cancelled = [call for call in calls if call.status == ToolCall.Status.CANCELLED]
+        ToolCall.objects.bulk_update(cancelled, ["status"])
     Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
-    return _reply_data(message)
+    return _reply_data(message, calls or [])
 
 
-def _reply_data(message: Message) -> MessageData:
+def _reply_data(message: Message, calls: list[ToolCall] | None = None) -> MessageData:
     return message_data(
-        message, version_ids=reply_versions(message.conversation_id, {message.exchange})[message.exchange]
+        message,
+        version_ids=reply_versions(message.conversation_id, {message.exchange})[message.exchange],
+        tool_calls=calls,
     )
 
 

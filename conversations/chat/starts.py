@@ -43,6 +43,8 @@ from conversations.chat.titles import first_words
 from conversations.models import Conversation, Image, Message
 from conversations.ollama import catalog
 from conversations.ollama.client import get_client
+from conversations.tools.builtins import Caller
+from conversations.tools.registry import ToolSpec, chosen_tools
 
 # "regenerate": another answer to the last question; "edit": a changed last
 # question and a new answer to it.
@@ -59,6 +61,9 @@ class StartedReply:
     payload: dict[str, Any]
     replaced: list[str] = field(default_factory=list)  # ids of messages no longer shown
     interrupted: list[dict[str, Any]] = field(default_factory=list)  # dead replies found on the way
+    owner_id: int = 0
+    tools: list[ToolSpec] = field(default_factory=list)  # the conversation's tools the owner may use now
+    tool_notes: list[str] = field(default_factory=list)  # tools left out, and why
 
 
 @dataclass(frozen=True)
@@ -131,12 +136,16 @@ def start_new_replies(
     # Outside the transaction: reading and encoding images must not hold the locks.
     payloads = build_chat_requests([(start.conversation, start.reply) for start in accepted])
     for start, payload in zip(accepted, payloads, strict=True):
+        tools, notes = chosen_tools(user_id=start.conversation.owner_id, keys=start.conversation.tools)
         outcomes[start.index] = StartedReply(
             user_message=message_data(start.question, images=start.images),
-            reply=message_data(start.reply, version_ids=[str(start.reply.pk)]),
+            reply=message_data(start.reply, version_ids=[str(start.reply.pk)], tool_calls=[]),
             title=start.conversation.title,
             payload=payload,
             interrupted=interrupted.get(start.conversation.pk, []),
+            owner_id=start.conversation.owner_id,
+            tools=tools,
+            tool_notes=notes,
         )
     return outcomes  # type: ignore[return-value]  # every slot is filled above
 
@@ -246,13 +255,19 @@ def start_another_reply(
         conversation.title = conversation.title or first_words(question.content)
         conversation.save(update_fields=["model", "title", "updated_at"])
     payload = build_chat_request(conversation, before=reply)
+    tools, notes = chosen_tools(user_id=conversation.owner_id, keys=conversation.tools)
     return StartedReply(
         user_message=None if mode == "regenerate" else message_data(question, images=[]),
-        reply=message_data(reply, version_ids=reply_versions(conversation.pk, {exchange})[exchange]),
+        reply=message_data(
+            reply, version_ids=reply_versions(conversation.pk, {exchange})[exchange], tool_calls=[]
+        ),
         title=conversation.title,
         payload=payload,
         replaced=replaced,
         interrupted=interrupted.get(conversation_id, []),
+        owner_id=conversation.owner_id,
+        tools=tools,
+        tool_notes=notes,
     )
 
 
@@ -268,8 +283,11 @@ async def start(
     mode: Literal["new", "regenerate", "edit"] = "new",
     image_ids: tuple[uuid.UUID, ...] = (),
     format: str | dict[str, Any] | None = None,
+    time_zone: str = "",
 ) -> None:
     """Save the user's message, announce it and the reply, and start the reply task.
+
+    `time_zone` is the user's (the page's `tz` cookie), for tools that tell the time.
 
     Raises replies.ReplyRefused (busy, no model, images for a model that cannot see).
     """
@@ -302,7 +320,14 @@ async def start(
             group, events.message_saved(started.user_message, client_id=client_id, title=started.title)
         )
     await layer.group_send(group, events.reply_started(started.reply, replaces=started.replaced))
-    generation = Generation(conversation_id=conversation_id, reply=started.reply, payload=started.payload)
+    generation = Generation(
+        conversation_id=conversation_id,
+        reply=started.reply,
+        payload=started.payload,
+        tools=started.tools,
+        caller=Caller(user_id=started.owner_id, time_zone=time_zone) if started.tools else None,
+        notes=started.tool_notes,
+    )
     running[conversation_id] = generation
     generation.task = asyncio.create_task(generation.run(), name=f"reply-{started.reply['id']}")
     liveness.ensure_checkpointer()

@@ -15,6 +15,7 @@ from conversations.chat import events, timeline, titles
 from conversations.models import Conversation, Preferences
 from conversations.ollama import catalog
 from conversations.ollama.client import get_client, model_name
+from conversations.tools.registry import clean_keys
 from conversations.views.http import Refused, async_json_view, json_view, read_json, read_text_param
 
 
@@ -28,6 +29,8 @@ def new_conversation(request: HttpRequest) -> JsonResponse:
     data = read_json(request) if request.body else {}
     try:
         model = model_name(data.get("model") if isinstance(data, dict) else None, optional=True)
+        # The tools chosen in the composer before the chat began.
+        tools = clean_keys(data.get("tools") if isinstance(data, dict) else None)
     except ValueError as exc:
         raise Refused(str(exc)) from None
     defaults = Preferences.objects.filter(user=request.user).first() or Preferences()
@@ -37,6 +40,7 @@ def new_conversation(request: HttpRequest) -> JsonResponse:
         system_prompt=defaults.system_prompt,
         options=defaults.options,
         keep_alive=defaults.keep_alive,
+        tools=tools,
     )
     return JsonResponse(
         {

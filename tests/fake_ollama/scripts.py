@@ -35,3 +35,6 @@ class Script:
     broken_off: bool = False  # the connection closes mid-body, without the chunked body's end
     done_reason: str = "stop"
     stats: dict[str, int] = field(default_factory=dict)
+    # Calls sent after the tokens, each whole in its own done:false chunk:
+    # {"id": "call_…", "function": {"index", "name", "arguments"}}.
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)

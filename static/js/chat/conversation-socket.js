@@ -114,6 +114,15 @@ export function conversationSocket(session, { notice, loadModels }) {
     messages.follow();
   }
 
+  // A tool call began, waits for approval, or ended; or a note about the reply's tools.
+  function onTool(frame) {
+    const reply = messages.reply(frame.message_id);
+    if (!reply) return;
+    if (frame.type === "tool") reply.updateTool(frame.call);
+    else reply.addNote(frame.text);
+    messages.follow();
+  }
+
   function onDone(frame) {
     const msg = frame.message;
     const article = messages.find(msg.id);
@@ -165,6 +174,8 @@ export function conversationSocket(session, { notice, loadModels }) {
     reply: onReply,
     token: onDelta,
     thinking: onDelta,
+    tool: onTool,
+    note: onTool,
     done: onDone,
     error: onError,
     title: onTitle,

@@ -14,6 +14,7 @@ import { setupTools } from "./page-tools.js";
 import { setupSending } from "./sending.js";
 import { ChatSession } from "./session.js";
 import { storeTimeZone } from "./sidebar-items.js";
+import { onAnswer, ToolPicker } from "./tools.js";
 import { MessageActions } from "./versions.js";
 
 const data = JSON.parse(document.getElementById("page-data").textContent);
@@ -62,10 +63,22 @@ const tools = setupTools({
   onLeave: () => session.leave(),
 });
 
+// The tools a model may call: the composer's control, for the conversation on screen.
+const toolPicker = new ToolPicker({
+  button: $("tools-toggle"),
+  panel: $("tools-panel"),
+  picker,
+  toolsUrl: data.tools_url,
+  choiceUrl: () => (session.conversationUrl ? `${session.conversationUrl}tools/` : null),
+});
+
 const session = new ChatSession(
   { conversationId: data.conversation_id, conversationUrl: $("app").dataset.conversationUrl, wsPath: data.ws_path },
-  { messages, composer, actions, earlier, tools, emptyState },
+  { messages, composer, actions, earlier, tools, toolPicker, emptyState },
 );
+
+// Allow / Deny on a tool call that asks first: any tab of the owner may answer.
+onAnswer((callId, allow) => session.send({ type: allow ? "approve" : "deny", call_id: callId }));
 
 // ---------- models ----------
 
@@ -91,6 +104,7 @@ async function refreshModels() {
     composer.focus();
   }
   composer.checkVision();
+  toolPicker.refresh();
 }
 
 // ---------- the socket and sending ----------
@@ -102,6 +116,7 @@ const sending = setupSending(session, {
   picker,
   modelsLoading: () => modelsLoading,
   openSocket: () => socket.open(),
+  toolChoice: () => toolPicker.newChatChoice(),
 });
 
 // ---------- start ----------

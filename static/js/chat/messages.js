@@ -3,6 +3,7 @@
 
 import { announce, copyText, el } from "../lib/dom.js";
 import { renderStructured } from "./structured-reply.js";
+import { hasTools, ToolCallList } from "./tools.js";
 
 const BADGES = { stopped: "Stopped", interrupted: "Interrupted" };
 
@@ -78,6 +79,7 @@ export function renderFinal(msg) {
     content.textContent = msg.content || "";
   }
   if (msg.role === "user" && Array.isArray(msg.images) && msg.images.length) article.append(attachments(msg.images));
+  if (msg.role !== "user" && hasTools(msg)) article.append(new ToolCallList(msg.tool_calls, msg.tool_notes).element);
   article.append(content);
   const badge = BADGES[msg.status];
   if (badge && msg.role !== "user") article.querySelector(".meta").append(el("span", `badge badge-${msg.status}`, badge));
@@ -103,9 +105,12 @@ export class LiveReply {
     this.text = document.createTextNode(msg.content || "");
     this.content.append(this.text);
     this.loading = null;
+    this.tools = null; // the calls and notes, shown above the text once there are any
     this.article.append(this.content);
+    for (const call of msg.tool_calls || []) this.toolList().update(call);
+    for (const text of msg.tool_notes || []) this.toolList().addNote(text);
     if (msg.thinking) this.addThinking(msg.thinking, !msg.content);
-    if (!msg.content && !msg.thinking) {
+    if (!msg.content && !msg.thinking && !this.tools) {
       this.loading = el("span", "loading", "Loading model…");
       this.content.append(this.loading);
     }
@@ -127,6 +132,23 @@ export class LiveReply {
     this.details = block.details;
     this.thinking = block.node;
     this.content.before(this.details);
+  }
+
+  toolList() {
+    if (!this.tools) {
+      this.tools = new ToolCallList();
+      this.content.before(this.tools.element);
+    }
+    return this.tools;
+  }
+
+  updateTool(call) {
+    this.clearLoading();
+    this.toolList().update(call);
+  }
+
+  addNote(text) {
+    this.toolList().addNote(text);
   }
 
   appendContent(delta) {

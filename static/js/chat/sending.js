@@ -8,7 +8,7 @@ import { rememberModel } from "./model-picker.js";
 
 // modelsLoading() is the model list's load in progress, if any; openSocket() connects to
 // the session's conversation.
-export function setupSending(session, { newUrl, picker, modelsLoading, openSocket }) {
+export function setupSending(session, { newUrl, picker, modelsLoading, openSocket, toolChoice = () => undefined }) {
   const { composer, messages } = session;
 
   function socketReady() {
@@ -20,7 +20,7 @@ export function setupSending(session, { newUrl, picker, modelsLoading, openSocke
   async function createConversation(model) {
     session.creatingStarted();
     try {
-      const { status, ok, body, lost } = await request(newUrl, { method: "POST", json: { model } });
+      const { status, ok, body, lost } = await request(newUrl, { method: "POST", json: { model, tools: toolChoice() } });
       if (!status) {
         composer.showError("Could not reach the server. Your message has not been sent.");
         return false;

@@ -5,7 +5,7 @@
 
 export class ChatSession {
   // parts: the page's pieces a transition updates (messages, composer, actions, earlier,
-  // tools, emptyState).
+  // tools, toolPicker, emptyState).
   constructor({ conversationId, conversationUrl, wsPath }, parts) {
     Object.assign(this, parts);
     this.conversationId = conversationId || null;
@@ -52,6 +52,7 @@ export class ChatSession {
   use(url) {
     this.conversationUrl = url;
     this.tools.useConversation(url);
+    this.toolPicker.reset(); // the Tools control follows: this conversation's, or a new chat's
   }
 
   // ---------- a new conversation ----------
