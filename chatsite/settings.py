@@ -61,6 +61,8 @@ REPLY_CHECKPOINT_SECONDS = env_float("REPLY_CHECKPOINT_SECONDS", 1.0, minimum=0.
 REPLY_FRAME_SECONDS = env_float("REPLY_FRAME_SECONDS", 1 / 30, minimum=0.0)
 # After the first reply, ask the model for a short title.
 GENERATE_TITLES = env_bool("GENERATE_TITLES", True)
+# Calls a minute each API key may make (openai_api/), counted across workers.
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 60, minimum=1)
 
 INSTALLED_APPS = [
     "daphne",
@@ -75,6 +77,7 @@ INSTALLED_APPS = [
     "axes",
     "conversations",
     "ollama_models",
+    "openai_api",
 ]
 
 MIDDLEWARE = [

@@ -14,4 +14,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("conversations.urls")),
     path("", include("ollama_models.urls")),
+    path("", include("openai_api.urls")),
 ]

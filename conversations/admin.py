@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from conversations import json_input
-from conversations.models import Conversation, Image, Message, Preferences, SavedSchema
+from conversations.models import ApiKey, Conversation, Image, Message, Preferences, SavedSchema
 from conversations.options import InvalidSettings, clean_settings
 from conversations.sign_in import AdminSignInForm
 from conversations.structured.form import result_form
@@ -217,16 +217,26 @@ class SavedSchemaForm(forms.ModelForm):
 class ConversationAdmin(admin.ModelAdmin):
     view_on_site = False  # the chat page is its owner's only
     form = ConversationForm
-    list_display = ["__str__", "owner", "model", "message_count", "pinned", "created_at", "updated_at"]
+    list_display = [
+        "__str__",
+        "owner",
+        "model",
+        "message_count",
+        "pinned",
+        "from_api",
+        "created_at",
+        "updated_at",
+    ]
     list_select_related = ["owner"]
-    list_filter = ["model", "owner", "created_at", "updated_at"]
+    list_filter = ["model", "from_api", "owner", "created_at", "updated_at"]
     search_fields = ["title", "owner__username", "messages__content"]
     date_hierarchy = "created_at"
     ordering = ["-updated_at"]
-    readonly_fields = ["id", "owner", "created_at", "updated_at"]
+    readonly_fields = ["id", "owner", "from_api", "created_at", "updated_at"]
     fields = [
         "id",
         "owner",
+        "from_api",
         "title",
         "title_source",
         "pinned",
@@ -379,3 +389,24 @@ class PreferencesAdmin(admin.ModelAdmin):
     form = PreferencesForm
     list_display = ["user", "model"]
     list_select_related = ["user"]
+
+
+@admin.action(description="Revoke the selected keys")
+def revoke_keys(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+    queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Every user's keys; staff revoke any. A key itself is never shown: only its hash is kept."""
+
+    list_display = ["name", "prefix", "owner", "created_at", "last_used_at", "calls", "tokens", "revoked_at"]
+    list_select_related = ["owner"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "owner"]
+    search_fields = ["name", "prefix", "owner__username"]
+    fields = ["name", "owner", "prefix", "created_at", "last_used_at", "calls", "tokens", "revoked_at"]
+    readonly_fields = ["owner", "prefix", "created_at", "last_used_at", "calls", "tokens"]
+    actions = [revoke_keys]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made by their owners, so the key is shown to them alone
