@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -89,15 +90,19 @@ async def start(
     format: str | dict[str, Any] | None = None,
 ) -> None:
     """Start the reply as a tab's chat frame does; the reply's id is set once it is announced."""
+    # The reply task outlives this request. Django runs a request's database calls on a thread
+    # that ends with it (asgiref's ThreadSensitiveContext, a context variable the task would
+    # inherit), so the start runs in a context of its own, as a socket's starts do.
+    starting = starts.start(
+        conversation_id=follow.conversation_id,
+        content=content,
+        model=model,
+        client_id="api",
+        image_ids=image_ids,
+        format=format,
+    )
     try:
-        await starts.start(
-            conversation_id=follow.conversation_id,
-            content=content,
-            model=model,
-            client_id="api",
-            image_ids=image_ids,
-            format=format,
-        )
+        await asyncio.create_task(starting, context=contextvars.Context())
     except ReplyRefused as exc:
         raise refusal(exc) from None
     layer = get_channel_layer()

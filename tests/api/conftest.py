@@ -43,3 +43,24 @@ def api(start_live_server, ollama) -> Api:
     browser = signed_up(server)
     yield Api(server=server, browser=browser, key=create_key(browser))
     browser.close()
+
+
+def sign_in(server: LiveServer, username: str, password: str) -> httpx.Client:
+    """A session of an account that exists, signed in on the login page."""
+    client = httpx.Client(base_url=server.url, timeout=10)
+    page = client.get("/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = client.post(
+        "/login/", data={"username": username, "password": password, "csrfmiddlewaretoken": token}
+    )
+    assert response.status_code == 302, response.text
+    return client
+
+
+def add_user(server: LiveServer, username: str, password: str) -> None:
+    server.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        f"get_user_model().objects.create_user({username!r}, password={password!r})",
+    )
