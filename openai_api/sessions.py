@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from conversations.chat.titles import first_words
 from conversations.images import store_upload
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Image, Message
 from openai_api.requests import Said, Turn, history_digest
 from openai_api.shapes import ApiError
 
@@ -86,13 +86,13 @@ def _new_conversation(*, user_id: int, model: str, metadata: dict[str, str] | No
     )
 
 
-def chat_conversation(*, user_id: int, turn: Turn) -> uuid.UUID:
+def chat_conversation(*, user_id: int, turn: Turn) -> tuple[uuid.UUID, bool]:
     """The conversation a chat completion goes in: the caller's conversation whose stored history its
     `messages` extend by a reply and a new question, or else a new one holding its earlier messages.
 
     The conversation remembers a digest of the messages of the call, so the
     script's next call, which resends them with the reply and a new question,
-    is known; the reply's text must match too.
+    is known; the reply's text must match too. Also says whether it is new.
     """
     earlier = turn.earlier
     with transaction.atomic():
@@ -105,6 +105,7 @@ def chat_conversation(*, user_id: int, turn: Turn) -> uuid.UUID:
                 if _last_reply_text(candidate) == earlier[-1].text:
                     conversation = candidate
                     break
+        created = conversation is None
         if conversation is None:
             conversation = _new_conversation(user_id=user_id, model=turn.model)
             add_messages(conversation, earlier)
@@ -114,7 +115,7 @@ def chat_conversation(*, user_id: int, turn: Turn) -> uuid.UUID:
         conversation.save(
             update_fields=["api_history", "model", "options", "system_prompt", "title", "updated_at"]
         )
-    return conversation.pk
+    return conversation.pk, created
 
 
 def response_conversation(
@@ -124,9 +125,10 @@ def response_conversation(
     conversation_id: uuid.UUID | None,
     previous_reply_id: uuid.UUID | None,
     instructions: str | None,
-) -> uuid.UUID:
+) -> tuple[uuid.UUID, bool]:
     """The conversation a response goes in: the one named, the one of the previous response
-    (which must be its latest reply), or a new one; the input's earlier items are added to it."""
+    (which must be its latest reply), or a new one; the input's earlier items are added to it.
+    Also says whether it is new."""
     with transaction.atomic():
         if conversation_id is not None:
             conversation = own_conversation(user_id=user_id, conversation_id=conversation_id, lock=True)
@@ -134,6 +136,7 @@ def response_conversation(
             conversation = _conversation_of_reply(user_id=user_id, reply_id=previous_reply_id)
         else:
             conversation = _new_conversation(user_id=user_id, model=turn.model)
+        created = conversation_id is None and previous_reply_id is None
         add_messages(conversation, turn.earlier)
         if instructions is not None:
             conversation.system_prompt = instructions
@@ -141,7 +144,7 @@ def response_conversation(
         if turn.options:
             conversation.options = {**conversation.options, **turn.options}
         conversation.save(update_fields=["model", "options", "system_prompt", "title", "updated_at"])
-    return conversation.pk
+    return conversation.pk, created
 
 
 def _conversation_of_reply(*, user_id: int, reply_id: uuid.UUID) -> Conversation:
@@ -183,6 +186,13 @@ def store_images(*, user_id: int, images: tuple[bytes, ...]) -> tuple[uuid.UUID,
         except (ImageRejected, QuotaFull) as exc:
             raise ApiError(400, exc.message, code="invalid_image") from None
     return tuple(ids)
+
+
+def discard(*, user_id: int, image_ids: tuple[uuid.UUID, ...], conversation_id: uuid.UUID | None) -> None:
+    """Undo what a call saved before its reply was refused: its images, and its conversation if new."""
+    Image.objects.filter(owner_id=user_id, pk__in=image_ids, message__isnull=True).delete()
+    if conversation_id is not None:
+        Conversation.objects.filter(owner_id=user_id, pk=conversation_id).delete()
 
 
 # /v1/conversations ---------------------------------------------------------------------

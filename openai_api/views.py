@@ -4,8 +4,9 @@ storing with sessions.py, replying through relay.py, answering in shapes.py's sh
 from __future__ import annotations
 
 import contextlib
+import functools
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -29,8 +30,10 @@ def read_body(request: HttpRequest) -> Any:
         raise ApiError(400, exc.message, code="invalid_json") from None
 
 
-async def check_model(model: str) -> None:
-    """404 for a model Ollama does not have, 403 for one that cannot chat (an embedding model)."""
+async def check_model(turn: Turn) -> None:
+    """404 for a model Ollama does not have, 403 for one that cannot chat (an embedding model),
+    400 for images to one that cannot see: before anything is saved."""
+    model = turn.model
     info = await catalog.show(get_client(), model)
     if info is None:
         raise ApiError(
@@ -41,6 +44,10 @@ async def check_model(model: str) -> None:
         )
     if "completion" not in catalog.capabilities_of(info):
         raise ApiError(403, f"The model `{model}` cannot chat.", code="model_not_allowed", param="model")
+    if turn.question.images:
+        refusal = await catalog.vision_refusal(get_client(), model)
+        if refusal:
+            raise ApiError(400, refusal, code="model_cannot_see", param="model")
 
 
 def failure(outcome: Outcome) -> ApiError:
@@ -55,22 +62,31 @@ async def count_tokens(caller: Caller, outcome: Outcome) -> None:
 
 
 async def start_reply(
-    caller: Caller, conversation_id: uuid.UUID, turn: Turn
-) -> tuple[contextlib.AsyncExitStack, relay.Following]:
-    """Start the reply and follow it; the stack ends the following (the caller closes it)."""
+    caller: Caller, turn: Turn, find_conversation: Callable[[], tuple[uuid.UUID, bool]]
+) -> tuple[uuid.UUID, contextlib.AsyncExitStack, relay.Following]:
+    """Keep the question's images, find or make its conversation, start the reply and follow it;
+    the stack ends the following (the caller closes it). A refusal on the way undoes what was saved."""
     image_ids = await database_sync_to_async(sessions.store_images)(
         user_id=caller.user_id, images=turn.question.images
     )
-    stack = contextlib.AsyncExitStack()
-    follow = await stack.enter_async_context(relay.following(conversation_id))
+    conversation_id, created = None, False
     try:
-        await relay.start(
-            follow, content=turn.question.text, model=turn.model, image_ids=image_ids, format=turn.format
+        conversation_id, created = await database_sync_to_async(find_conversation)()
+        stack = contextlib.AsyncExitStack()
+        follow = await stack.enter_async_context(relay.following(conversation_id))
+        try:
+            await relay.start(
+                follow, content=turn.question.text, model=turn.model, image_ids=image_ids, format=turn.format
+            )
+        except BaseException:
+            await stack.aclose()
+            raise
+    except Exception:
+        await database_sync_to_async(sessions.discard)(
+            user_id=caller.user_id, image_ids=image_ids, conversation_id=conversation_id if created else None
         )
-    except BaseException:
-        await stack.aclose()
         raise
-    return stack, follow
+    return conversation_id, stack, follow
 
 
 # /v1/models ----------------------------------------------------------------------------
@@ -91,11 +107,10 @@ async def models(request: HttpRequest, caller: Caller) -> JsonResponse:
 async def chat_completions(request: HttpRequest, caller: Caller) -> HttpResponse:
     data = read_body(request)
     turn = requests.read_chat_completion(data)
-    await check_model(turn.model)
-    conversation_id = await database_sync_to_async(sessions.chat_conversation)(
-        user_id=caller.user_id, turn=turn
+    await check_model(turn)
+    conversation_id, stack, follow = await start_reply(
+        caller, turn, functools.partial(sessions.chat_conversation, user_id=caller.user_id, turn=turn)
     )
-    stack, follow = await start_reply(caller, conversation_id, turn)
     created = int(admission.clock())
     if turn.stream:
         return sse.response(_chat_events(caller, stack, follow, created, requests.include_usage(data)))
@@ -165,13 +180,18 @@ async def responses(request: HttpRequest, caller: Caller) -> HttpResponse:
         previous = shapes.parse_id(shapes.RESPONSE_PREFIX, call.previous_response_id)
         if previous is None:
             raise ApiError(404, "No response with that id.", code="not_found", param="previous_response_id")
-    await check_model(call.turn.model)
-    conversation_id = await database_sync_to_async(sessions.response_conversation)(
-        user_id=caller.user_id,
-        turn=call.turn,
-        conversation_id=conversation_ref,
-        previous_reply_id=previous,
-        instructions=call.instructions,
+    await check_model(call.turn)
+    conversation_id, stack, follow = await start_reply(
+        caller,
+        call.turn,
+        functools.partial(
+            sessions.response_conversation,
+            user_id=caller.user_id,
+            turn=call.turn,
+            conversation_id=conversation_ref,
+            previous_reply_id=previous,
+            instructions=call.instructions,
+        ),
     )
     asked = {
         "instructions": call.instructions,
@@ -184,12 +204,6 @@ async def responses(request: HttpRequest, caller: Caller) -> HttpResponse:
         "top_p": call.turn.options.get("top_p"),
         "max_output_tokens": call.turn.options.get("num_predict"),
     }
-    try:
-        stack, follow = await start_reply(caller, conversation_id, call.turn)
-    except BaseException:
-        if not call.store:
-            await _forget(caller, conversation_id)
-        raise
     created = int(admission.clock())
     if call.turn.stream:
         return sse.response(_response_events(caller, stack, follow, created, asked, conversation_id))

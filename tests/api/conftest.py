@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import openai
@@ -17,6 +17,7 @@ class Api:
     server: LiveServer
     browser: httpx.Client  # alice's signed-in session, as the page has it
     key: str
+    clients: list[openai.OpenAI] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -25,7 +26,9 @@ class Api:
     def client(self, key: str | None = None) -> openai.OpenAI:
         # Only base_url and api_key differ from a script written for OpenAI; no retries, so a
         # refusal is seen as it comes.
-        return openai.OpenAI(base_url=self.base_url, api_key=key or self.key, max_retries=0)
+        client = openai.OpenAI(base_url=self.base_url, api_key=key or self.key, max_retries=0)
+        self.clients.append(client)
+        return client
 
 
 def create_key(browser: httpx.Client, name: str = "scripts") -> str:
@@ -41,7 +44,10 @@ def create_key(browser: httpx.Client, name: str = "scripts") -> str:
 def api(start_live_server, ollama) -> Api:
     server = start_live_server(ollama.url)
     browser = signed_up(server)
-    yield Api(server=server, browser=browser, key=create_key(browser))
+    api = Api(server=server, browser=browser, key=create_key(browser))
+    yield api
+    for client in api.clients:
+        client.close()
     browser.close()
 
 

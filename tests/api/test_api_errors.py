@@ -95,8 +95,10 @@ def test_an_unreachable_ollama_is_a_503_with_the_pages_text(start_live_server):
 
     server = start_live_server(closed_port_url())
     browser = signed_up(server)
-    client = openai.OpenAI(base_url=f"{server.url}/v1/", api_key=create_key(browser), max_retries=0)
-    with pytest.raises(openai.InternalServerError) as refused:
+    with (
+        openai.OpenAI(base_url=f"{server.url}/v1/", api_key=create_key(browser), max_retries=0) as client,
+        pytest.raises(openai.InternalServerError) as refused,
+    ):
         client.chat.completions.create(model="llama3.2", messages=[{"role": "user", "content": "hi"}])
     assert refused.value.status_code == 503
     assert "Cannot reach Ollama" in refused.value.message

@@ -33,12 +33,22 @@ def create_key(page: Page) -> str:
     return key
 
 
-def client_for(base_url: str, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{base_url}/v1/", api_key=key, max_retries=0)
+@pytest.fixture
+def client_for():
+    """The openai client on the app with a key, as a script makes it (closed after the test)."""
+    made: list[openai.OpenAI] = []
+
+    def make(base_url: str, key: str) -> openai.OpenAI:
+        made.append(openai.OpenAI(base_url=f"{base_url}/v1/", api_key=key, max_retries=0))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
 
 
 def test_a_conversation_made_by_a_script_opens_in_the_page_with_every_turn(
-    page: Page, live_server_url: str, ollama
+    page: Page, live_server_url: str, ollama, client_for
 ):
     sign_up(page, live_server_url)
     client = client_for(live_server_url, create_key(page))
@@ -57,7 +67,7 @@ def test_a_conversation_made_by_a_script_opens_in_the_page_with_every_turn(
 
 
 def test_a_browser_conversation_goes_on_from_a_script_and_the_tab_streams_it(
-    signed_in_page: Page, live_server_url: str, ollama
+    signed_in_page: Page, live_server_url: str, ollama, client_for
 ):
     page = signed_in_page
     ollama.enqueue_chat("Hello from the page.")
