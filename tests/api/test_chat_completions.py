@@ -10,6 +10,7 @@ import uuid
 
 import httpx
 import pytest
+import websockets.sync.client
 
 from tests.fake_ollama.catalog import LIBRARY
 from tests.helpers import png
@@ -143,3 +144,27 @@ def test_curl_without_a_key_gets_401_in_openais_shape(api):
     # A signed-in session is not a key, and needs no CSRF token to be refused.
     response = api.browser.post("/v1/chat/completions", json={"model": "llama3.2"})
     assert response.status_code == 401
+
+
+def test_stop_in_a_tab_ends_the_api_stream_with_finish_reason_cancelled(api, ollama):
+    ollama.enqueue_chat(*[f"w{i} " for i in range(50)], delay=0.1)
+    stream = api.client().chat.completions.create(
+        model="llama3.2", messages=[{"role": "user", "content": "Talk"}], stream=True
+    )
+    chunks = iter(stream)
+    assert next(chunks).choices[0].delta.role == "assistant"
+    assert next(chunks).choices[0].delta.content.startswith("w0")
+    conversation = api.browser.get("/c/").json()["groups"][0]["conversations"][0]["id"]
+    port = api.server.port
+    with websockets.sync.client.connect(
+        f"ws://127.0.0.1:{port}/ws/conversations/{conversation}/",
+        additional_headers={
+            "Cookie": f"sessionid={api.browser.cookies['sessionid']}",
+            "Origin": f"http://127.0.0.1:{port}",
+        },
+    ) as tab:
+        tab.send(json.dumps({"type": "stop"}))
+        rest = list(chunks)
+    assert rest[-1].choices[0].finish_reason == "cancelled"
+    text = "".join(c.choices[0].delta.content or "" for c in rest)
+    assert "w49" not in text
