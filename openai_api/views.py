@@ -117,7 +117,7 @@ async def chat_completions(request: HttpRequest, caller: Caller) -> HttpResponse
     async with stack:
         outcome = await relay.outcome(follow)
     await count_tokens(caller, outcome)
-    if outcome.status in ("error", "interrupted") and not outcome.content:
+    if outcome.status in ("error", "interrupted"):  # the text so far stays in the conversation
         raise failure(outcome)
     return JsonResponse(_completion(outcome, created, conversation_id))
 
@@ -214,7 +214,7 @@ async def responses(request: HttpRequest, caller: Caller) -> HttpResponse:
         if not call.store:
             await _forget(caller, conversation_id)
     await count_tokens(caller, outcome)
-    if outcome.status in ("error", "interrupted") and not outcome.content:
+    if outcome.status in ("error", "interrupted"):  # the text so far stays in the conversation
         raise failure(outcome)
     return JsonResponse(_response(outcome, created, asked))
 

@@ -129,3 +129,23 @@ def test_one_users_key_cannot_read_continue_or_delete_anothers_conversations(api
     assert [item.content[0].text for item in items.data] == ["A secret", "Secret answer."]
     assert httpx.get(f"{api.server.url}/c/", cookies=bob_browser.cookies).json()["groups"] == []
     bob_browser.close()
+
+
+def test_ollama_failing_mid_reply_is_a_503_or_an_error_event(api, ollama):
+    client = api.client()
+    ollama.enqueue_stream_error("Half ", error="model runner crashed")
+    with pytest.raises(openai.InternalServerError) as refused:
+        client.chat.completions.create(model="llama3.2", messages=[{"role": "user", "content": "hi"}])
+    assert "model runner crashed" in refused.value.message
+
+    ollama.enqueue_stream_error("Half ", error="model runner crashed", delay=0.05)
+    stream = client.chat.completions.create(
+        model="llama3.2", messages=[{"role": "user", "content": "again"}], stream=True
+    )
+    with pytest.raises(openai.APIError, match="model runner crashed"):
+        list(stream)
+
+    ollama.enqueue_stream_error("Half ", error="model runner crashed", delay=0.05)
+    events = list(client.responses.create(model="llama3.2", input="and again", stream=True))
+    assert events[-1].type == "response.failed"
+    assert "model runner crashed" in events[-1].response.error.message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import openai
 import pytest
@@ -131,3 +132,25 @@ def test_a_deleted_conversation_is_gone_for_the_page_too(api, ollama):
     with pytest.raises(openai.NotFoundError):
         client.conversations.retrieve(conversation.id)
     assert api.browser.get("/c/").json()["groups"] == []
+
+
+def test_a_client_that_leaves_mid_stream_does_not_stop_the_reply(api, ollama):
+    client = api.client()
+    conversation = client.conversations.create()
+    tokens = [f"w{i} " for i in range(10)]
+    ollama.enqueue_chat(*tokens, delay=0.1)
+    stream = client.responses.create(
+        model="llama3.2", input="Talk", conversation=conversation.id, stream=True
+    )
+    for event in stream:
+        if event.type == "response.output_text.delta":
+            break
+    stream.close()
+    recorded = ollama.chat_requests()[-1]
+    assert recorded.done.wait(10) and not recorded.closed_by_client
+    for _ in range(100):  # the reply is saved just after Ollama's last line
+        items = client.conversations.items.list(conversation.id)
+        if items.data[0].status == "completed":
+            break
+        time.sleep(0.05)
+    assert items.data[0].content[0].text == "".join(tokens)
