@@ -14,6 +14,9 @@ from tests.helpers import signed_in
 
 CHAT = "/v1/chat/completions"
 
+# The views are async: their database calls run on another thread, which needs committed data.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 @pytest.fixture
 def alice_key(alice) -> str:
