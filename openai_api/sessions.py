@@ -12,10 +12,11 @@ from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from conversations.chat.titles import first_words
-from conversations.images import store_upload
+from conversations.images import ImageRejected, QuotaFull, store_upload
 from conversations.models import Conversation, Image, Message
 from openai_api.requests import Said, Turn, history_digest
 from openai_api.shapes import ApiError
@@ -176,8 +177,6 @@ def _conversation_of_reply(*, user_id: int, reply_id: uuid.UUID) -> Conversation
 
 def store_images(*, user_id: int, images: tuple[bytes, ...]) -> tuple[uuid.UUID, ...]:
     """The question's images, checked and kept as the page's uploads are (to be attached by the start)."""
-    from conversations.images import ImageRejected, QuotaFull
-
     ids = []
     for index, data in enumerate(images):
         upload = SimpleUploadedFile(f"image-{index + 1}", data)
@@ -251,8 +250,6 @@ def list_items(
             raise ApiError(
                 400, "`after` is not an item of this conversation.", code="invalid_value", param="after"
             )
-        from django.db.models import Q
-
         created, pk = anchor
         if descending:
             messages = messages.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=pk))
