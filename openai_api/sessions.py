@@ -176,14 +176,17 @@ def _conversation_of_reply(*, user_id: int, reply_id: uuid.UUID) -> Conversation
 
 
 def store_images(*, user_id: int, images: tuple[bytes, ...]) -> tuple[uuid.UUID, ...]:
-    """The question's images, checked and kept as the page's uploads are (to be attached by the start)."""
-    ids = []
-    for index, data in enumerate(images):
-        upload = SimpleUploadedFile(f"image-{index + 1}", data)
-        try:
-            ids.append(store_upload(owner_id=user_id, upload=upload).pk)
-        except (ImageRejected, QuotaFull) as exc:
-            raise ApiError(400, exc.message, code="invalid_image") from None
+    """The question's images, checked and kept as the page's uploads are (to be attached by the
+    start); if one is refused, none is kept."""
+    ids: list[uuid.UUID] = []
+    try:
+        for index, data in enumerate(images):
+            ids.append(
+                store_upload(owner_id=user_id, upload=SimpleUploadedFile(f"image-{index + 1}", data)).pk
+            )
+    except (ImageRejected, QuotaFull) as exc:
+        Image.objects.filter(pk__in=ids).delete()
+        raise ApiError(400, exc.message, code="invalid_image") from None
     return tuple(ids)
 
 

@@ -3,6 +3,7 @@ in process: every refusal comes before anything is saved."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -10,7 +11,7 @@ from django.test import Client
 
 from conversations.models import ApiKey, Conversation, Image, Message
 from openai_api import admission, keys
-from tests.helpers import signed_in
+from tests.helpers import png, signed_in
 
 CHAT = "/v1/chat/completions"
 
@@ -197,3 +198,17 @@ def test_ids_that_are_not_ids_are_not_found(alice_key):
 
 def test_other_methods_are_refused_in_openais_shape(alice_key):
     assert_openai_error(caller(alice_key).get(CHAT), 405)
+
+
+def test_an_image_that_is_not_one_is_refused_and_nothing_is_kept(alice_key, ollama):
+    good = "data:image/png;base64," + base64.b64encode(png()).decode()
+    bad = "data:image/png;base64," + base64.b64encode(b"not an image at all").decode()
+    parts = [
+        {"type": "text", "text": "What are these?"},
+        {"type": "image_url", "image_url": {"url": good}},
+        {"type": "image_url", "image_url": {"url": bad}},
+    ]
+    body = json.dumps({"model": "llava:7b", "messages": [{"role": "user", "content": parts}]})
+    error = assert_openai_error(post(caller(alice_key), CHAT, body), 400)
+    assert error["code"] == "invalid_image"
+    assert nothing_saved() and ollama.chat_requests() == []
