@@ -149,3 +149,22 @@ def test_ollama_failing_mid_reply_is_a_503_or_an_error_event(api, ollama):
     events = list(client.responses.create(model="llama3.2", input="and again", stream=True))
     assert events[-1].type == "response.failed"
     assert "model runner crashed" in events[-1].response.error.message
+
+
+def test_a_second_call_while_the_conversation_is_answering_is_a_conflict(api, ollama):
+    client = api.client()
+    conversation = client.conversations.create()
+    ollama.enqueue_chat(*[f"w{i} " for i in range(10)], delay=0.1)
+    stream = client.responses.create(
+        model="llama3.2", input="Talk", conversation=conversation.id, stream=True
+    )
+    events = iter(stream)
+    next(event for event in events if event.type == "response.output_text.delta")
+    with pytest.raises(openai.ConflictError) as refused:
+        client.responses.create(model="llama3.2", input="Me too", conversation=conversation.id)
+    assert "still being written" in refused.value.message
+    assert list(events)[-1].type == "response.completed"
+    texts = [
+        item.content[0].text for item in client.conversations.items.list(conversation.id, order="asc").data
+    ]
+    assert texts == ["Talk", "".join(f"w{i} " for i in range(10))]
