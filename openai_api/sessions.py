@@ -7,6 +7,7 @@ own conversations, so another user's id is "not found".
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,16 @@ from openai_api.requests import Said, Turn, history_digest
 from openai_api.shapes import ApiError
 
 NOT_FOUND = "No conversation with that id."
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where a call's turn goes: the conversation, whether the call made it, and (for a chat
+    completion) the history digest it had before, to put back if the reply is refused."""
+
+    conversation_id: uuid.UUID
+    created: bool
+    previous_history: str | None = None
 
 
 def _not_found(kind: str = "conversation") -> ApiError:
@@ -87,13 +98,13 @@ def _new_conversation(*, user_id: int, model: str, metadata: dict[str, str] | No
     )
 
 
-def chat_conversation(*, user_id: int, turn: Turn) -> tuple[uuid.UUID, bool]:
+def chat_conversation(*, user_id: int, turn: Turn) -> Placed:
     """The conversation a chat completion goes in: the caller's conversation whose stored history its
     `messages` extend by a reply and a new question, or else a new one holding its earlier messages.
 
     The conversation remembers a digest of the messages of the call, so the
     script's next call, which resends them with the reply and a new question,
-    is known; the reply's text must match too. Also says whether it is new.
+    is known; the reply's text must match too.
     """
     earlier = turn.earlier
     with transaction.atomic():
@@ -110,13 +121,14 @@ def chat_conversation(*, user_id: int, turn: Turn) -> tuple[uuid.UUID, bool]:
         if conversation is None:
             conversation = _new_conversation(user_id=user_id, model=turn.model)
             add_messages(conversation, earlier)
+        previous = conversation.api_history
         conversation.api_history = history_digest([*earlier, turn.question])
         conversation.model = turn.model
         conversation.options = turn.options  # a chat completion is stateless: its own options only
         conversation.save(
             update_fields=["api_history", "model", "options", "system_prompt", "title", "updated_at"]
         )
-    return conversation.pk, created
+    return Placed(conversation.pk, created, previous)
 
 
 def response_conversation(
@@ -126,10 +138,9 @@ def response_conversation(
     conversation_id: uuid.UUID | None,
     previous_reply_id: uuid.UUID | None,
     instructions: str | None,
-) -> tuple[uuid.UUID, bool]:
+) -> Placed:
     """The conversation a response goes in: the one named, the one of the previous response
-    (which must be its latest reply), or a new one; the input's earlier items are added to it.
-    Also says whether it is new."""
+    (which must be its latest reply), or a new one; the input's earlier items are added to it."""
     with transaction.atomic():
         if conversation_id is not None:
             conversation = own_conversation(user_id=user_id, conversation_id=conversation_id, lock=True)
@@ -145,7 +156,7 @@ def response_conversation(
         if turn.options:
             conversation.options = {**conversation.options, **turn.options}
         conversation.save(update_fields=["model", "options", "system_prompt", "title", "updated_at"])
-    return conversation.pk, created
+    return Placed(conversation.pk, created)
 
 
 def _conversation_of_reply(*, user_id: int, reply_id: uuid.UUID) -> Conversation:
@@ -190,11 +201,17 @@ def store_images(*, user_id: int, images: tuple[bytes, ...]) -> tuple[uuid.UUID,
     return tuple(ids)
 
 
-def discard(*, user_id: int, image_ids: tuple[uuid.UUID, ...], conversation_id: uuid.UUID | None) -> None:
-    """Undo what a call saved before its reply was refused: its images, and its conversation if new."""
+def discard(*, user_id: int, image_ids: tuple[uuid.UUID, ...], placed: Placed | None) -> None:
+    """Undo what a call saved before its reply was refused: its images, its conversation if it
+    made it, or else the history digest it changed (so the script's retry still continues it)."""
     Image.objects.filter(owner_id=user_id, pk__in=image_ids, message__isnull=True).delete()
-    if conversation_id is not None:
-        Conversation.objects.filter(owner_id=user_id, pk=conversation_id).delete()
+    if placed is None:
+        return
+    conversations = Conversation.objects.filter(owner_id=user_id, pk=placed.conversation_id)
+    if placed.created:
+        conversations.delete()
+    elif placed.previous_history is not None:
+        conversations.update(api_history=placed.previous_history)
 
 
 # /v1/conversations ---------------------------------------------------------------------

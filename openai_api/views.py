@@ -62,18 +62,18 @@ async def count_tokens(caller: Caller, outcome: Outcome) -> None:
 
 
 async def start_reply(
-    caller: Caller, turn: Turn, find_conversation: Callable[[], tuple[uuid.UUID, bool]]
+    caller: Caller, turn: Turn, find_conversation: Callable[[], sessions.Placed]
 ) -> tuple[uuid.UUID, contextlib.AsyncExitStack, relay.Following]:
     """Keep the question's images, find or make its conversation, start the reply and follow it;
     the stack ends the following (the caller closes it). A refusal on the way undoes what was saved."""
     image_ids = await database_sync_to_async(sessions.store_images)(
         user_id=caller.user_id, images=turn.question.images
     )
-    conversation_id, created = None, False
+    placed = None
     try:
-        conversation_id, created = await database_sync_to_async(find_conversation)()
+        placed = await database_sync_to_async(find_conversation)()
         stack = contextlib.AsyncExitStack()
-        follow = await stack.enter_async_context(relay.following(conversation_id))
+        follow = await stack.enter_async_context(relay.following(placed.conversation_id))
         try:
             await relay.start(
                 follow, content=turn.question.text, model=turn.model, image_ids=image_ids, format=turn.format
@@ -83,10 +83,10 @@ async def start_reply(
             raise
     except Exception:
         await database_sync_to_async(sessions.discard)(
-            user_id=caller.user_id, image_ids=image_ids, conversation_id=conversation_id if created else None
+            user_id=caller.user_id, image_ids=image_ids, placed=placed
         )
         raise
-    return conversation_id, stack, follow
+    return placed.conversation_id, stack, follow
 
 
 # /v1/models ----------------------------------------------------------------------------

@@ -212,3 +212,25 @@ def test_an_image_that_is_not_one_is_refused_and_nothing_is_kept(alice_key, olla
     error = assert_openai_error(post(caller(alice_key), CHAT, body), 400)
     assert error["code"] == "invalid_image"
     assert nothing_saved() and ollama.chat_requests() == []
+
+
+def test_a_refused_reply_leaves_the_conversation_as_the_scripts_retry_expects(alice):
+    from openai_api import sessions
+    from openai_api.requests import Said, Turn
+
+    first = Turn(model="llama3.2", question=Said("user", "Hi"))
+    placed = sessions.chat_conversation(user_id=alice.pk, turn=first)
+    assert placed.created
+    Message.objects.create(conversation_id=placed.conversation_id, role="user", content="Hi")
+    Message.objects.create(conversation_id=placed.conversation_id, role="assistant", content="Hello!")
+    second = Turn(
+        model="llama3.2",
+        question=Said("user", "Again"),
+        earlier=[Said("user", "Hi"), Said("assistant", "Hello!")],
+    )
+    continued = sessions.chat_conversation(user_id=alice.pk, turn=second)
+    assert continued.conversation_id == placed.conversation_id and not continued.created
+    sessions.discard(user_id=alice.pk, image_ids=(), placed=continued)  # its reply was refused
+    retried = sessions.chat_conversation(user_id=alice.pk, turn=second)
+    assert retried.conversation_id == placed.conversation_id
+    assert Conversation.objects.count() == 1

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
 import openai
 import pytest
+
+from tests.helpers import png
 
 pytestmark = pytest.mark.usefixtures("ollama")
 
@@ -154,3 +157,26 @@ def test_a_client_that_leaves_mid_stream_does_not_stop_the_reply(api, ollama):
             break
         time.sleep(0.05)
     assert items.data[0].content[0].text == "".join(tokens)
+
+
+def test_an_input_image_reaches_a_vision_model(api, ollama):
+    ollama.enqueue_chat("A small green picture.")
+    image = png()
+    response = api.client().responses.create(
+        model="llava:7b",
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "Describe it."},
+                    {
+                        "type": "input_image",
+                        "image_url": "data:image/png;base64," + base64.b64encode(image).decode(),
+                    },
+                ],
+            }
+        ],
+    )
+    assert response.output_text == "A small green picture."
+    sent = ollama.chat_requests()[-1].json["messages"][-1]
+    assert sent["content"] == "Describe it." and base64.b64decode(sent["images"][0]) == image
