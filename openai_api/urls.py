@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from openai_api import pages, views
 
@@ -13,6 +13,7 @@ urlpatterns = [
         views.conversation_items,
         name="api_conversation_items",
     ),
+    re_path(r"^v1/", views.unknown, name="api_unknown"),  # in OpenAI's error shape, not the site's page
     path("api-keys/", pages.api_keys, name="api_keys"),
     path("api-keys/<int:key_id>/revoke/", pages.revoke, name="api_key_revoke"),
 ]

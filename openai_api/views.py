@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from conversations import json_input
 from conversations.ollama import catalog
@@ -87,6 +89,12 @@ async def start_reply(
         )
         raise
     return placed.conversation_id, stack, follow
+
+
+@csrf_exempt
+@login_not_required
+def unknown(request: HttpRequest) -> JsonResponse:
+    return ApiError(404, f"Invalid URL ({request.method} {request.path}).", code="unknown_url").response()
 
 
 # /v1/models ----------------------------------------------------------------------------

@@ -234,3 +234,11 @@ def test_a_refused_reply_leaves_the_conversation_as_the_scripts_retry_expects(al
     retried = sessions.chat_conversation(user_id=alice.pk, turn=second)
     assert retried.conversation_id == placed.conversation_id
     assert Conversation.objects.count() == 1
+
+
+def test_an_unknown_api_path_is_a_404_in_openais_shape(alice_key):
+    error = assert_openai_error(
+        caller(alice_key).post("/v1/embeddings", "{}", content_type="application/json"), 404
+    )
+    assert "/v1/embeddings" in error["message"]
+    assert_openai_error(Client().get("/v1/chat/completions/"), 404)
