@@ -67,6 +67,8 @@ MAX_TOOL_ROUNDS = env_int("MAX_TOOL_ROUNDS", 8, minimum=1)
 TOOL_CALL_TIMEOUT_SECONDS = env_float("TOOL_CALL_TIMEOUT_SECONDS", 30.0, minimum=0.1)
 TOOL_RESULT_MAX_CHARS = env_int("TOOL_RESULT_MAX_CHARS", 20_000, minimum=100)
 DISABLED_TOOLS = env_list("DISABLED_TOOLS", [])
+# Calls a minute each API key may make (openai_api/), counted across workers.
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 60, minimum=1)
 
 INSTALLED_APPS = [
     "daphne",
@@ -82,6 +84,7 @@ INSTALLED_APPS = [
     "conversations",
     "ollama_models",
     "accounts",
+    "openai_api",
 ]
 
 MIDDLEWARE = [

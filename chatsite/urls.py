@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("conversations.urls")),
     path("", include("ollama_models.urls")),
+    path("", include("openai_api.urls")),
 ]

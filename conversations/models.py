@@ -46,6 +46,13 @@ class Conversation(models.Model):
     # Set while an import writes the conversation (conversations/imports.py): until then
     # no page, socket or list shows it. An import that never finished is removed later.
     importing_since = models.DateTimeField(null=True, blank=True)
+    # Started through the OpenAI-compatible API (openai_api/) rather than the page.
+    from_api = models.BooleanField(default=False)
+    # For /v1/chat/completions, which resends the whole history each turn: a digest of
+    # the messages of the last call, so the next call that extends them continues here.
+    api_history = models.CharField(max_length=64, blank=True, default="")
+    # The metadata a script gave the conversation through /v1/conversations.
+    api_metadata = models.JSONField(default=dict, blank=True)
 
     objects = ConversationQuerySet.as_manager()
 
@@ -57,6 +64,11 @@ class Conversation(models.Model):
                 fields=["importing_since"],
                 name="conversation_importing",
                 condition=models.Q(importing_since__isnull=False),
+            ),
+            models.Index(
+                fields=["owner", "api_history"],
+                name="conversation_api_history",
+                condition=~models.Q(api_history=""),
             ),
         ]
 
@@ -325,3 +337,33 @@ class ToolCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
+
+
+class ApiKey(models.Model):
+    """A key a user's scripts call the API with; only its hash is kept."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    # The key's first characters, to tell keys apart in lists; not enough to use it.
+    prefix = models.CharField(max_length=16)
+    # sha256 of the whole key: keys are random (256 bits), so a fast hash is enough.
+    hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    calls = models.PositiveBigIntegerField(default=0)
+    tokens = models.PositiveBigIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # The per-minute rate limit: the minute (since the epoch) being counted, and its calls.
+    window = models.BigIntegerField(default=0)
+    window_calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -1,14 +1,14 @@
 """The floor plan the README describes, held: small modules, no import circle, and
-the apps depending one way (the Models page and the account pages on the chat,
-never back)."""
+the apps depending one way (the Models page, the account pages and the API on the
+chat, never back)."""
 
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("chatsite", "conversations", "ollama_models", "accounts")
+PACKAGES = ("chatsite", "conversations", "ollama_models", "accounts", "openai_api")
 # The apps built on the chat; the chat knows none of them.
-ON_TOP = ("ollama_models", "accounts")
+ON_TOP = ("ollama_models", "accounts", "openai_api")
 MAX_LINES = 400
 
 

@@ -95,16 +95,26 @@ def export_conversations(
 class ConversationAdmin(admin.ModelAdmin):
     view_on_site = False  # the chat page is its owner's only
     form = ConversationForm
-    list_display = ["__str__", "owner", "model", "message_count", "pinned", "created_at", "updated_at"]
+    list_display = [
+        "__str__",
+        "owner",
+        "model",
+        "message_count",
+        "pinned",
+        "from_api",
+        "created_at",
+        "updated_at",
+    ]
     list_select_related = ["owner"]
-    list_filter = ["model", "owner", "created_at", "updated_at"]
+    list_filter = ["model", "from_api", "owner", "created_at", "updated_at"]
     search_fields = ["title", "owner__username", "messages__content"]
     date_hierarchy = "created_at"
     ordering = ["-updated_at"]
-    readonly_fields = ["id", "owner", "created_at", "updated_at"]
+    readonly_fields = ["id", "owner", "from_api", "created_at", "updated_at"]
     fields = [
         "id",
         "owner",
+        "from_api",
         "title",
         "title_source",
         "pinned",
