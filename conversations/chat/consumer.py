@@ -7,7 +7,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from conversations.chat import events, liveness, replies, starts, timeline
+from conversations.chat import branches, events, liveness, replies, starts, timeline
 from conversations.chat.frames import (
     parse_chat_frame,
     parse_message_id,
@@ -64,6 +64,7 @@ class ChatConsumer(JsonSocket):
                     mode="new" if content["type"] == "chat" else "edit",
                     image_ids=request.image_ids if content["type"] == "chat" else (),
                     format=request.format,
+                    message_id=request.message_id if content["type"] == "edit" else None,
                 )
             case "regenerate":
                 request = parse_regenerate_frame(content)
@@ -73,11 +74,26 @@ class ChatConsumer(JsonSocket):
                     model=request.model,
                     mode="regenerate",
                     format=request.format,
+                    message_id=request.message_id,
+                )
+            case "continue":
+                await starts.start(
+                    conversation_id=self.conversation_id,
+                    content="",
+                    model="",
+                    mode="continue",
+                    message_id=parse_message_id(content.get("message_id")),
                 )
             case "switch_version":
                 reply_id = parse_message_id(content.get("message_id"))
-                await database_sync_to_async(replies.switch_version)(
+                await database_sync_to_async(branches.switch_version)(
                     conversation_id=self.conversation_id, reply_id=reply_id
+                )
+                await events.publish_history(self.conversation_id)
+            case "delete":
+                message_id = parse_message_id(content.get("message_id"))
+                await database_sync_to_async(branches.delete_exchange)(
+                    conversation_id=self.conversation_id, message_id=message_id
                 )
                 await events.publish_history(self.conversation_id)
             case "stop":

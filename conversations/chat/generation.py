@@ -56,8 +56,9 @@ class Generation:
         self.layer = get_channel_layer()
         self.task: asyncio.Task[None] | None = None
         # Text already published, as parts, and text received but not yet published.
-        self.content: list[str] = []
-        self.thinking: list[str] = []
+        # A continued reply starts with the text it already had.
+        self.content: list[str] = [reply["content"]] if reply["content"] else []
+        self.thinking: list[str] = [reply["thinking"]] if reply["thinking"] else []
         self.pending_content: list[str] = []
         self.pending_thinking: list[str] = []
         self.seq = 0
@@ -69,7 +70,7 @@ class Generation:
         self.next_frame_at = 0.0  # loop time at which the publisher may send the next frame
         self._stream_task: asyncio.Task[None] | None = None
         # What the last checkpoint saved, and when (time.monotonic()).
-        self.saved_length = 0
+        self.saved_length = len(reply["content"]) + len(reply["thinking"])
         self.saved_at = time.monotonic()
 
     # The reply's life -------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Starting replies: new questions, or another answer to the last one (regenerate, edit).
+"""Starting replies: new questions, another answer to one (regenerate, edit), or more of a reply (continue).
 
 start() saves the question and an empty reply, announces both, and starts the
 reply task (chat/generation.py). New questions that arrive together (a burst
@@ -21,13 +21,14 @@ from typing import Any, Literal
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from conversations.chat import events, liveness
+from conversations.chat import branches, events, liveness
 from conversations.chat.generation import Generation
 from conversations.chat.group_commit import GroupCommit
 from conversations.chat.liveness import running
-from conversations.chat.prompt import build_chat_request, build_chat_requests
+from conversations.chat.prompt import build_chat_request, build_chat_requests, build_continue_request
 from conversations.chat.replies import (
     BUSY,
     DELETED,
@@ -44,8 +45,8 @@ from conversations.models import Conversation, Image, Message
 from conversations.ollama import catalog
 from conversations.ollama.client import get_client
 
-# "regenerate": another answer to the last question; "edit": a changed last
-# question and a new answer to it.
+# "regenerate": another answer to a question; "edit": a changed question and a
+# new answer to it.
 AnotherMode = Literal["regenerate", "edit"]
 NO_MODEL = "Choose a model first."
 IMAGE_GONE = "An attached image is missing or was already sent. Attach it again."
@@ -94,7 +95,16 @@ def start_new_replies(
     accepted: list[_Accepted] = []
     ids = [question.conversation_id for question in questions]
     with transaction.atomic():
-        locked = Conversation.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        # Each new question follows the message shown last (branches.py), found in the same statement.
+        last_shown = Message.objects.filter(conversation=OuterRef("pk"), active=True).order_by(
+            "-created_at", "-id"
+        )
+        locked = (
+            Conversation.objects.select_for_update()
+            .filter(pk__in=ids)
+            .annotate(last_shown_id=Subquery(last_shown.values("pk")[:1]))
+            .order_by("pk")
+        )
         conversations = {conversation.pk: conversation for conversation in locked}
         interrupted, streaming = sweep(ids, is_alive)
         images = _unsent_images(questions, conversations)
@@ -111,7 +121,11 @@ def start_new_replies(
                 outcomes[index] = ReplyRefused("invalid", IMAGE_GONE)
             else:
                 question = Message(
-                    conversation=conversation, role=Message.Role.USER, content=asked.content, created_at=now
+                    conversation=conversation,
+                    role=Message.Role.USER,
+                    content=asked.content,
+                    parent_id=conversation.last_shown_id,
+                    created_at=now,
                 )
                 reply = _streaming_reply(question, model=model, format=asked.format, version=1, now=now)
                 untitled = not conversation.title
@@ -121,6 +135,8 @@ def start_new_replies(
                 accepted.append(
                     _Accepted(index, conversation, question, reply, images[index] or [], untitled)
                 )
+        # One statement for up to 19 questions with their replies on SQLite (999 parameters a
+        # statement, 26 a message); a larger burst takes one more statement per 19.
         Message.objects.bulk_create([m for start in accepted for m in (start.question, start.reply)])
         for start in accepted:
             if start.images:
@@ -154,6 +170,7 @@ def _streaming_reply(
         exchange=question.exchange,
         version=version,
         reply_to=question,
+        parent=question,
         created_at=now + timedelta(microseconds=1),
     )
 
@@ -197,11 +214,14 @@ def start_another_reply(
     content: str = "",
     model: str = "",
     format: str | dict[str, Any] | None = None,
+    message_id: uuid.UUID | None = None,
 ) -> StartedReply:
-    """Another answer to the last question (regenerate), or to a changed one (edit).
+    """Another answer to a question (regenerate), or to a changed one (edit).
 
-    The replaced reply (and question, when editing) is kept as an earlier
-    version of the exchange. Without a `format`, the earlier one's is kept.
+    `message_id` names the shown reply to regenerate or the shown question to
+    edit; None means the last one. What was shown from there on is kept as an
+    earlier branch (branches.py), reachable with the version pager. Without a
+    `format`, the exchange's earlier one is kept.
     """
     with transaction.atomic():
         conversation = lock_conversation(conversation_id)
@@ -211,37 +231,39 @@ def start_another_reply(
         model = model or conversation.model
         if not model:
             raise ReplyRefused("no_model", NO_MODEL)
-        previous = last_question(conversation)
-        if previous is None:
-            raise ReplyRefused("invalid", "There is no question to answer again yet.")
+        previous = _question_for(conversation, mode, message_id)
         now = timezone.now()
         exchange = previous.exchange
         latest = (
-            conversation.messages.filter(exchange=exchange, role=Message.Role.ASSISTANT)
-            .order_by("-version")
-            .values("version", "format")
-            .first()
-        ) or {"version": 0, "format": None}
+            conversation.messages.filter(exchange=exchange).order_by("-version").values("version").first()
+        ) or {"version": 0}
         version = latest["version"] + 1
         if format is None:  # another answer to the question keeps its structured output
-            format = latest["format"]
-        shown = conversation.messages.filter(exchange=exchange, active=True)
+            format = (
+                conversation.messages.filter(exchange=exchange, role=Message.Role.ASSISTANT)
+                .order_by("-version")
+                .values_list("format", flat=True)
+                .first()
+            )
         if mode == "regenerate":
-            shown = shown.filter(role=Message.Role.ASSISTANT)
+            shown_reply = previous.replies.filter(active=True).first()
+            replaced = branches.hide_from(conversation, shown_reply) if shown_reply else []
             question = previous
         else:
+            replaced = branches.hide_from(conversation, previous)
             question = Message.objects.create(
                 conversation=conversation,
                 role=Message.Role.USER,
                 content=content,
                 exchange=exchange,
                 version=version,
+                parent_id=previous.parent_id,
                 created_at=now,
             )
-        replaced = [str(pk) for pk in shown.exclude(pk=question.pk).values_list("pk", flat=True)]
-        shown.exclude(pk=question.pk).update(active=False)
+            branches.choose(question)
         reply = _streaming_reply(question, model=model, format=format, version=version, now=now)
         reply.save(force_insert=True)
+        branches.choose(reply)
         conversation.model = model
         conversation.title = conversation.title or first_words(question.content)
         conversation.save(update_fields=["model", "title", "updated_at"])
@@ -256,6 +278,58 @@ def start_another_reply(
     )
 
 
+def _question_for(conversation: Conversation, mode: AnotherMode, message_id: uuid.UUID | None) -> Message:
+    """The question to answer again: the one asked of the shown reply or the shown question named,
+    else the last one."""
+    if message_id is None:
+        previous = last_question(conversation)
+        if previous is None:
+            raise ReplyRefused("invalid", "There is no question to answer again yet.")
+        return previous
+    if mode == "edit":
+        return branches.shown_message(conversation, message_id, role=Message.Role.USER)
+    reply = branches.shown_message(conversation, message_id, role=Message.Role.ASSISTANT)
+    if reply.reply_to is None:
+        raise ReplyRefused("invalid", "That reply answers no question.")
+    return reply.reply_to
+
+
+def continue_reply(*, conversation_id: uuid.UUID, reply_id: uuid.UUID, is_alive: IsAlive) -> StartedReply:
+    """Let the last reply, cut short (stopped, interrupted, or at its length limit), go on from where
+    its text ends: the same reply streams again, and its new text is appended."""
+    with transaction.atomic():
+        conversation = lock_conversation(conversation_id)
+        interrupted, streaming = sweep([conversation_id], is_alive)
+        if streaming:
+            raise ReplyRefused("busy", BUSY)
+        reply = branches.shown_message(conversation, reply_id, role=Message.Role.ASSISTANT)
+        if branches.last_shown(conversation) != reply:
+            raise ReplyRefused("invalid", "Only the last reply can be continued.")
+        if not is_cut_short(reply):
+            raise ReplyRefused("invalid", "Only a reply that stopped before its end can be continued.")
+        if not reply.content:
+            raise ReplyRefused("invalid", "This reply has no text to go on from; regenerate it instead.")
+        reply.status, reply.error, reply.done_reason = Message.Status.STREAMING, "", ""
+        reply.save(update_fields=["status", "error", "done_reason", "saved_at"])
+        conversation.save(update_fields=["updated_at"])
+    payload = build_continue_request(conversation, reply)
+    versions = reply_versions(conversation.pk, {reply.exchange})[reply.exchange]
+    return StartedReply(
+        user_message=None,
+        reply=message_data(reply, version_ids=versions),
+        title=conversation.title,
+        payload=payload,
+        interrupted=interrupted.get(conversation_id, []),
+    )
+
+
+def is_cut_short(reply: Message) -> bool:
+    """Stopped, interrupted, or ended by Ollama's length limit (num_predict or the context)."""
+    return reply.status in (Message.Status.STOPPED, Message.Status.INTERRUPTED) or (
+        reply.status == Message.Status.COMPLETE and reply.done_reason == "length"
+    )
+
+
 # Starting a reply: the database, then the task ----------------------------------
 
 
@@ -265,9 +339,10 @@ async def start(
     content: str,
     model: str,
     client_id: str = "",
-    mode: Literal["new", "regenerate", "edit"] = "new",
+    mode: Literal["new", "regenerate", "edit", "continue"] = "new",
     image_ids: tuple[uuid.UUID, ...] = (),
     format: str | dict[str, Any] | None = None,
+    message_id: uuid.UUID | None = None,
 ) -> None:
     """Save the user's message, announce it and the reply, and start the reply task.
 
@@ -282,6 +357,11 @@ async def start(
         if mode == "new":
             question = NewQuestion(conversation_id, content, model, image_ids, format)
             started = await _new_reply_starts().submit(question)
+        elif mode == "continue":
+            assert message_id is not None
+            started = await database_sync_to_async(continue_reply)(
+                conversation_id=conversation_id, reply_id=message_id, is_alive=liveness.is_alive
+            )
         else:
             started = await database_sync_to_async(start_another_reply)(
                 conversation_id=conversation_id,
@@ -290,6 +370,7 @@ async def start(
                 content=content,
                 model=model,
                 format=format,
+                message_id=message_id,
             )
     except BaseException:
         running.pop(conversation_id, None)

@@ -146,6 +146,10 @@ class FakeOllama:
     def default_script(self, request: dict[str, Any]) -> Script:
         """Unscripted requests get a small Markdown answer, handy for demos."""
         messages = [m for m in request.get("messages") or [] if isinstance(m, dict)]
+        if messages and messages[-1].get("role") == "assistant":
+            # As Ollama does, a conversation that ends with the assistant's text goes on with it.
+            text = f" …and it goes on from “{(messages[-1].get('content') or '')[-40:]}”, as asked."
+            return Script(tokens=_words(text), delay=self.default_delay)
         last = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
         text = (
             f"You said: *{last.strip()[:200]}*\n\n"
