@@ -319,3 +319,14 @@ def test_conversations_from_before_branches_become_one_branch_with_their_version
     assert shown() == ["Q1", "A1 regenerated"]
     branches.switch_version(conversation_id=conversation.pk, reply_id=made["A1"].pk)
     assert shown() == ["Q1", "A1", "Q2", "A2"]
+
+
+@pytest.mark.django_db
+def test_deleting_over_http_waits_for_the_reply_that_streams(alice, conversation):
+    question = Message.objects.create(conversation=conversation, role="user", content="Q")
+    Message.objects.create(
+        conversation=conversation, role="assistant", status="streaming", reply_to=question, parent=question
+    )
+    response = signed_in(alice).post(f"/c/{conversation.pk}/messages/{question.pk}/delete/")
+    assert (response.status_code, error_of(response)["code"]) == (409, "busy")
+    assert conversation.messages.count() == 2
