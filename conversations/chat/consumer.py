@@ -7,7 +7,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from conversations.chat import branches, events, liveness, replies, starts, timeline
+from conversations.chat import branches, events, launch, liveness, replies, timeline
 from conversations.chat.frames import (
     parse_chat_frame,
     parse_message_id,
@@ -56,7 +56,7 @@ class ChatConsumer(JsonSocket):
         match content.get("type"):
             case "chat" | "edit":
                 request = parse_chat_frame(content)
-                await starts.start(
+                await launch.start(
                     conversation_id=self.conversation_id,
                     content=request.content,
                     model=request.model,
@@ -68,7 +68,7 @@ class ChatConsumer(JsonSocket):
                 )
             case "regenerate":
                 request = parse_regenerate_frame(content)
-                await starts.start(
+                await launch.start(
                     conversation_id=self.conversation_id,
                     content="",
                     model=request.model,
@@ -77,7 +77,7 @@ class ChatConsumer(JsonSocket):
                     message_id=request.message_id,
                 )
             case "continue":
-                await starts.start(
+                await launch.start(
                     conversation_id=self.conversation_id,
                     content="",
                     model="",

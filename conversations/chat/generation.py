@@ -3,7 +3,7 @@
 The task belongs to no socket. It publishes to the conversation's group, so any
 number of tabs (on any worker, with Redis) watch it, and it goes on when they
 all close. It listens for stop and sync requests on its own control channel.
-chat/starts.py starts it; its events are built in chat/events.py.
+chat/launch.py starts it; its events are built in chat/events.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Starting replies: new questions, another answer to one (regenerate, edit), or more of a reply (continue).
 
-start() saves the question and an empty reply, announces both, and starts the
-reply task (chat/generation.py). New questions that arrive together (a burst
+These save the question and an empty reply (or mark the reply to continue as
+streaming again) and say what to send Ollama; chat/launch.py then announces
+them and starts the reply task (chat/generation.py). New questions that arrive together (a burst
 of new chats) start in one transaction of a few statements for all of them,
 rather than a transaction of eight statements each: on the single database
 thread those would queue, and every reply's first token would wait for the
@@ -10,31 +11,23 @@ whole queue.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from conversations.chat import branches, events, liveness
-from conversations.chat.generation import Generation
-from conversations.chat.group_commit import GroupCommit
-from conversations.chat.liveness import running
+from conversations.chat import branches
 from conversations.chat.prompt import build_chat_request, build_chat_requests, build_continue_request
 from conversations.chat.replies import (
     BUSY,
     DELETED,
     IsAlive,
     ReplyRefused,
-    conversation_model,
     last_question,
     lock_conversation,
     sweep,
@@ -42,8 +35,6 @@ from conversations.chat.replies import (
 from conversations.chat.timeline import MessageData, message_data, reply_versions
 from conversations.chat.titles import first_words
 from conversations.models import Conversation, Image, Message
-from conversations.ollama import catalog
-from conversations.ollama.client import get_client
 
 # "regenerate": another answer to a question; "edit": a changed question and a
 # new answer to it.
@@ -328,89 +319,3 @@ def is_cut_short(reply: Message) -> bool:
     return reply.status in (Message.Status.STOPPED, Message.Status.INTERRUPTED) or (
         reply.status == Message.Status.COMPLETE and reply.done_reason == "length"
     )
-
-
-# Starting a reply: the database, then the task ----------------------------------
-
-
-async def start(
-    *,
-    conversation_id: uuid.UUID,
-    content: str,
-    model: str,
-    client_id: str = "",
-    mode: Literal["new", "regenerate", "edit", "continue"] = "new",
-    image_ids: tuple[uuid.UUID, ...] = (),
-    format: str | dict[str, Any] | None = None,
-    message_id: uuid.UUID | None = None,
-) -> None:
-    """Save the user's message, announce it and the reply, and start the reply task.
-
-    Raises replies.ReplyRefused (busy, no model, images for a model that cannot see).
-    """
-    if conversation_id in running:
-        raise ReplyRefused("busy", BUSY)
-    running[conversation_id] = None  # taken while the database decides
-    try:
-        if image_ids:
-            await _check_vision(conversation_id, model)
-        if mode == "new":
-            question = NewQuestion(conversation_id, content, model, image_ids, format)
-            started = await _new_reply_starts().submit(question)
-        elif mode == "continue":
-            assert message_id is not None
-            started = await database_sync_to_async(continue_reply)(
-                conversation_id=conversation_id, reply_id=message_id, is_alive=liveness.is_alive
-            )
-        else:
-            started = await database_sync_to_async(start_another_reply)(
-                conversation_id=conversation_id,
-                mode=mode,
-                is_alive=liveness.is_alive,
-                content=content,
-                model=model,
-                format=format,
-                message_id=message_id,
-            )
-    except BaseException:
-        running.pop(conversation_id, None)
-        raise
-    await events.announce_interrupted(started.interrupted)
-    layer = get_channel_layer()
-    group = events.conversation_group(conversation_id)
-    if started.user_message is not None:
-        await layer.group_send(
-            group, events.message_saved(started.user_message, client_id=client_id, title=started.title)
-        )
-    await layer.group_send(group, events.reply_started(started.reply, replaces=started.replaced))
-    generation = Generation(conversation_id=conversation_id, reply=started.reply, payload=started.payload)
-    running[conversation_id] = generation
-    generation.task = asyncio.create_task(generation.run(), name=f"reply-{started.reply['id']}")
-    liveness.ensure_checkpointer()
-
-
-_group_commits: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, GroupCommit[NewQuestion, StartedReply]
-] = weakref.WeakKeyDictionary()
-
-
-def _start_new_replies(questions: list[NewQuestion]) -> list[StartedReply | ReplyRefused]:
-    return start_new_replies(questions, is_alive=liveness.is_alive)
-
-
-def _new_reply_starts() -> GroupCommit[NewQuestion, StartedReply]:
-    """This event loop's queue of new questions: those that arrive together start together."""
-    loop = asyncio.get_running_loop()
-    if loop not in _group_commits:
-        _group_commits[loop] = GroupCommit(_start_new_replies)
-    return _group_commits[loop]
-
-
-async def _check_vision(conversation_id: uuid.UUID, model: str) -> None:
-    """Refuse images for a model that cannot see, rather than let Ollama garble them."""
-    model = model or await database_sync_to_async(conversation_model)(conversation_id=conversation_id)
-    if not model:
-        return  # starting the reply says "choose a model"
-    refusal = await catalog.vision_refusal(get_client(), model)
-    if refusal:
-        raise ReplyRefused("model_cannot_see", refusal)
