@@ -27,7 +27,7 @@ TIMEOUT_MS = 15_000
 
 # Runs before the page's own scripts: notes (performance.now(), from navigation
 # start) when the Message box is in the page, enabled and visible, and when the
-# page's script has wired it (chat.js focuses it once it has started).
+# page's script has wired it (chat/main.js focuses it once it has started).
 USABLE_PROBE = """
 (() => {
   const marks = (window.__bench = {});

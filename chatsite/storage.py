@@ -4,6 +4,6 @@ from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
 class StaticFilesStorage(CompressedManifestStaticFilesStorage):
-    # Without this, a hashed chat.js would import the unhashed ./messages.js, and a
+    # Without this, a hashed chat/main.js would import the unhashed ./session.js, and a
     # browser could mix an old module with a new one after an upgrade.
     support_js_module_import_aggregation = True

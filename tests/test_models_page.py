@@ -28,7 +28,7 @@ def test_staff_see_the_pull_form_and_others_do_not(client, alice, admin):
     page = client.get("/models/").content.decode()
     assert "<h1>Models</h1>" in page and 'href="/"' in page
     assert 'id="pull-form"' in page and 'id="delete-dialog"' in page and 'id="copy-dialog"' in page
-    assert "js/models-page.js" in page and "css/models.css" in page
+    assert "js/models/main.js" in page and "css/models.css" in page
     assert 'name="csrfmiddlewaretoken"' in page
 
     client.force_login(alice)

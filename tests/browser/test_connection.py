@@ -43,7 +43,7 @@ def sockets_opened(page: Page) -> list[float]:
     return page.evaluate("window.__socketsOpened")
 
 
-MIN_DELAY_MS = 500  # static/js/socket.js: the first retry waits 250–500 ms, each next one twice as long
+MIN_DELAY_MS = 500  # static/js/lib/socket.js: the first retry waits 250–500 ms, each next one twice as long
 # A stopping server saves its replies as interrupted; were that to fail, with one
 # process a reply older than the process is dead at once, and with workers
 # sharing Redis it is dead once unsaved for 15 checkpoint intervals (15 s).

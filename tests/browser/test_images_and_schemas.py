@@ -286,6 +286,18 @@ DROP_AND_PASTE = """async () => {
 }"""
 
 
+def test_an_image_attached_after_the_session_ended_says_so(signed_in_page: Page, ollama, tmp_path):
+    page = signed_in_page
+    page.context.clear_cookies(name="sessionid")
+
+    attach(page, png(tmp_path))
+
+    expect(page.locator("#composer-error")).to_have_text(
+        "Your session has ended: sign in again to attach images."
+    )
+    expect(attached(page)).to_have_count(0)
+
+
 def test_images_can_be_dropped_or_pasted(signed_in_page: Page, ollama):
     page = signed_in_page
     pick(page, VISION_MODEL)

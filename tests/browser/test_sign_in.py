@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PASSWORD, USERNAME, sign_up
+from tests.browser.conftest import PASSWORD, USERNAME, send_message, sign_up
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -39,3 +39,14 @@ def test_too_many_wrong_passwords_pause_signing_in_with_a_message(page: Page, ap
     expect(page).to_have_url(f"{app_server.url}/login/")
     page.goto(f"{app_server.url}/")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # still signed out
+
+
+def test_a_message_sent_after_the_session_ended_leads_to_the_sign_in_page(
+    signed_in_page: Page, live_server_url: str
+):
+    page = signed_in_page
+    page.context.clear_cookies(name="sessionid")
+
+    send_message(page, "Still there?")
+
+    expect(page).to_have_url(f"{live_server_url}/login/?next=%2F")

@@ -1,0 +1,150 @@
+// The composer: the message box, Send and Stop, the error line under them, the attached
+// images (with a warning when the chosen model cannot see them) and the structured output panel.
+
+import { announce } from "../lib/dom.js";
+import { Attachments } from "./attachments.js";
+import { StructuredPanel } from "./schema-panel.js";
+
+const $ = (id) => document.getElementById(id);
+
+export class Composer {
+  // onSend() on Send or Enter, onStop() on Stop.
+  constructor({ data, picker, onSend, onStop }) {
+    this.picker = picker;
+    this.input = $("message");
+    this.sendButton = $("send");
+    this.stopButton = $("stop");
+    this.error = $("composer-error");
+    this.visionWarning = $("vision-warning");
+    this.visionText = $("vision-warning-text");
+    this.visionSwitch = $("vision-switch");
+
+    this.attachments = new Attachments($("composer-attachments"), {
+      uploadUrl: data.upload_url,
+      maxImages: data.max_images,
+      maxBytes: data.max_image_bytes,
+      onChange: () => this.checkVision(),
+      onErrors: (errors) => {
+        if (errors.length) this.showError(errors.join("\n"), "attachments");
+        else if (this.error.dataset.source === "attachments") this.clearError();
+      },
+    });
+    this.attachments.wire({ button: $("attach"), input: $("image-input"), zone: $("composer-box"), pasteTarget: this.input });
+
+    this.structured = new StructuredPanel(
+      {
+        toggle: $("structured-toggle"),
+        panel: $("structured-panel"),
+        schema: $("schema-text"),
+        jsonMode: $("json-mode"),
+        example: $("schema-example"),
+        saved: $("saved-schemas"),
+        name: $("schema-name"),
+        save: $("schema-save"),
+        remove: $("schema-delete"),
+        error: $("schema-error"),
+      },
+      data.schemas_url,
+    );
+
+    this.visionSwitch.addEventListener("click", () => {
+      picker.choose(this.visionSwitch.dataset.model);
+      announce(`Switched to ${this.visionSwitch.dataset.model}.`);
+    });
+    $("model").addEventListener("change", () => this.checkVision());
+
+    this.autoSize = CSS.supports("field-sizing", "content")
+      ? () => {}
+      : () => {
+          this.input.style.height = "auto";
+          this.input.style.height = `${this.input.scrollHeight + 2}px`;
+        };
+
+    $("composer").addEventListener("submit", (event) => {
+      event.preventDefault();
+      onSend();
+    });
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+      event.preventDefault();
+      onSend();
+    });
+    this.input.addEventListener("input", this.autoSize);
+    this.stopButton.addEventListener("click", () => onStop());
+  }
+
+  // The images of a message on its way can no longer be taken back (locked).
+  update({ sendDisabled, stopDisabled, locked }) {
+    this.sendButton.disabled = sendDisabled;
+    this.attachments.locked = locked;
+    this.stopButton.disabled = stopDisabled;
+  }
+
+  focus() {
+    this.input.focus();
+  }
+
+  // The message to send: {content, images, format}, or null when there is nothing to send
+  // or it cannot go yet (the reason is shown).
+  draft() {
+    const content = this.input.value;
+    if (!content.trim() || this.sendButton.disabled) return null;
+    if (this.checkVision()) {
+      announce(`${this.visionText.textContent} The message was not sent.`);
+      return null;
+    }
+    if (this.attachments.uploading) {
+      this.showError("Wait until the images have finished uploading.");
+      return null;
+    }
+    const format = this.structured.format();
+    if (!format.ok) return null;
+    return { content, images: this.attachments.ids, format: format.format };
+  }
+
+  showError(text, source = "") {
+    this.error.textContent = text;
+    this.error.dataset.source = source;
+    this.error.hidden = false;
+    announce(text);
+  }
+
+  clearError() {
+    this.error.hidden = true;
+    this.error.textContent = "";
+    this.error.dataset.source = "";
+  }
+
+  // Images attached for a model that cannot see them: say so and offer a model that can.
+  checkVision() {
+    const picker = this.picker;
+    const model = picker.value;
+    const blocked = this.attachments.count > 0 && picker.canSee(model) === false;
+    if (blocked) {
+      const [other] = picker.visionModels();
+      this.visionText.textContent = other
+        ? `${model} cannot see images.`
+        : "No installed model can see images. Pull one, for example `ollama pull llava`.";
+      this.visionSwitch.hidden = !other;
+      if (other) {
+        this.visionSwitch.textContent = `Switch to ${other}`;
+        this.visionSwitch.dataset.model = other;
+      }
+    }
+    if (this.visionWarning.hidden === blocked) {
+      const hadFocus = this.visionWarning.contains(document.activeElement);
+      this.visionWarning.hidden = !blocked;
+      if (hadFocus && !blocked) this.input.focus();
+    }
+    return blocked;
+  }
+
+  // The message arrived: clear what it carried from the composer.
+  clearSent(sent) {
+    if (this.input.value === sent.content) {
+      this.input.value = "";
+      this.autoSize();
+    }
+    if (sent.images.length) this.attachments.forget(sent.images);
+  }
+}

@@ -1,0 +1,119 @@
+// Chat page entry: builds the composer, the message list, the session that owns the page's
+// state (session.js), the conversation socket and the sending of messages, with the
+// sidebar, settings, downloads, versions and context meter.
+
+import { hideBanner, showBanner } from "../lib/banners.js";
+import { announce } from "../lib/dom.js";
+import { goToSignIn, useSignInPage } from "../lib/http.js";
+import { Composer } from "./composer.js";
+import { conversationSocket } from "./conversation-socket.js";
+import { EarlierMessages } from "./earlier.js";
+import { MessageList } from "./message-list.js";
+import { ModelPicker } from "./model-picker.js";
+import { setupTools } from "./page-tools.js";
+import { setupSending } from "./sending.js";
+import { ChatSession } from "./session.js";
+import { storeTimeZone } from "./sidebar-items.js";
+import { MessageActions } from "./versions.js";
+
+const data = JSON.parse(document.getElementById("page-data").textContent);
+useSignInPage(data.login_url);
+const $ = (id) => document.getElementById(id);
+
+const list = $("messages");
+const scroller = $("scroller");
+const emptyState = $("empty-state");
+
+const picker = new ModelPicker($("model"), data.models_url, data.model);
+
+const composer = new Composer({
+  data,
+  picker,
+  onSend: () => sending.send(),
+  onStop: () => sending.stop(),
+});
+
+const actions = new MessageActions(list, {
+  regenerate: () => sending.regenerate(),
+  edit: (content) => sending.edit(content),
+  switchTo: (messageId, label) => sending.switchTo(messageId, label),
+});
+
+const earlier = new EarlierMessages({
+  scroller,
+  list,
+  row: $("loading-earlier"),
+  render: (msg) => messages.render(msg),
+  onError: (text) => announce(text),
+});
+
+const messages = new MessageList({
+  list,
+  scroller,
+  decorate: (article, msg) => actions.decorate(article, msg),
+});
+
+// ---------- sidebar, settings, downloads, context ----------
+
+const tools = setupTools({
+  data,
+  picker,
+  currentId: () => session.conversationId,
+  onLeave: () => session.leave(),
+});
+
+const session = new ChatSession(
+  { conversationId: data.conversation_id, conversationUrl: $("app").dataset.conversationUrl, wsPath: data.ws_path },
+  { messages, composer, actions, earlier, tools, emptyState },
+);
+
+// ---------- models ----------
+
+let modelsLoading = null;
+
+function loadModels() {
+  if (modelsLoading) return modelsLoading;
+  modelsLoading = refreshModels().finally(() => {
+    modelsLoading = null;
+  });
+  return modelsLoading;
+}
+
+async function refreshModels() {
+  const result = await picker.load();
+  if (result.login) {
+    goToSignIn();
+  } else if (result.error) {
+    showBanner("ollama", result.error, loadModels);
+  } else if (result.empty) {
+    showBanner("ollama", "No chat models installed. Pull one with `ollama pull llama3.2`.", loadModels);
+  } else if (hideBanner("ollama")) {
+    composer.focus();
+  }
+  composer.checkVision();
+}
+
+// ---------- the socket and sending ----------
+
+const socket = conversationSocket(session, { notice: $("conn-notice"), loadModels });
+
+const sending = setupSending(session, {
+  newUrl: data.new_url,
+  picker,
+  modelsLoading: () => modelsLoading,
+  openSocket: () => socket.open(),
+});
+
+// ---------- start ----------
+
+session.use(session.conversationUrl);
+earlier.reset(session.conversationUrl ? `${session.conversationUrl}messages/` : null, data.has_more);
+for (const msg of data.messages || []) messages.put(msg);
+session.refresh();
+messages.scrollToBottom();
+composer.focus();
+loadModels();
+if (session.conversationId && session.wsPath) socket.open();
+tools.meter.update();
+if (storeTimeZone()) tools.sidebar.refresh();
+requestAnimationFrame(() => earlier.check());

@@ -1,0 +1,18 @@
+// The Models page's JSON requests: call() throws an error with a message written for
+// people, and a lost session goes to the sign-in page.
+
+import { errorText, goToSignIn, request } from "../lib/http.js";
+
+class RequestFailed extends Error {}
+
+// JSON in, JSON out (a POST when body is given); throws RequestFailed with a message written for people.
+export async function call(url, body) {
+  const { status, ok, body: payload, lost } = await request(url, body === undefined ? {} : { method: "POST", json: body });
+  if (!status) throw new RequestFailed("Cannot reach the server. Check your connection and try again.");
+  if (lost) {
+    goToSignIn();
+    throw new RequestFailed("Sign in again.");
+  }
+  if (!ok || !payload) throw new RequestFailed(errorText(payload, `The server answered HTTP ${status}.`));
+  return payload;
+}

@@ -1,0 +1,81 @@
+// Models page entry: Ollama's status, the installed and loaded models, copy and delete
+// for staff, and pulls followed live over the models socket.
+
+import { hideBanner, showBanner } from "../lib/banners.js";
+import { goToSignIn, useSignInPage } from "../lib/http.js";
+import { connect } from "../lib/socket.js";
+import { call } from "./calls.js";
+import { ModelDialogs } from "./dialogs.js";
+import { Pulls } from "./pulls.js";
+import { ModelTables } from "./tables.js";
+
+const data = JSON.parse(document.getElementById("page-data").textContent);
+const urls = data.urls;
+const staff = Boolean(data.is_staff);
+
+const REFRESH_MS = 15000;
+
+useSignInPage(urls.login);
+
+async function loadStatus() {
+  const status = document.getElementById("ollama-status");
+  try {
+    const info = await call(urls.status);
+    status.classList.toggle("down", !info.reachable);
+    status.textContent = info.reachable
+      ? `Ollama ${info.version || "(unknown version)"} at ${info.host} is running.`
+      : `Cannot reach Ollama at ${info.host}. Is it running? Start it with “ollama serve”.`;
+  } catch (err) {
+    status.classList.add("down");
+    status.textContent = err.message;
+  }
+}
+
+const dialogs = staff
+  ? new ModelDialogs({
+      urls,
+      call,
+      onCopied: () => tables.loadInstalled(),
+      onDeleted: (name) => {
+        tables.forget(name);
+        return Promise.all([tables.loadInstalled(), tables.loadRunning()]);
+      },
+    })
+  : null;
+
+const tables = new ModelTables({
+  urls,
+  staff,
+  call,
+  onCopy: (name) => dialogs.openCopy(name),
+  onDelete: (name) => dialogs.openDelete(name),
+});
+
+const pulls = new Pulls({
+  staff,
+  send: (frame) => socket.send(frame),
+  onPulled: (model) => {
+    tables.forget(model);
+    tables.loadInstalled();
+  },
+});
+
+const socket = connect(data.ws_path, {
+  open() {
+    hideBanner("socket");
+  },
+  frame: (frame) => pulls.frame(frame),
+  drop() {
+    showBanner("socket", "Lost the connection to the server; reconnecting…");
+  },
+  fatal(code) {
+    if (code === 4401) goToSignIn();
+  },
+});
+
+loadStatus();
+tables.loadInstalled();
+tables.loadRunning();
+setInterval(async () => {
+  if (!(await tables.loadRunning())) loadStatus();
+}, REFRESH_MS);
