@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "axes",
     "conversations",
     "ollama_models",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -175,7 +176,9 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = "conversations.sign_in.lockout_parameters"
+# Sign-up forms carry their passwords in these fields: never written with a counted attempt.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password1", "password2"]
 # Trying again while paused does not push the end of the pause further away.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # axes' own reset would also clear every failure from the signing-in address, other

@@ -222,3 +222,22 @@ class Preferences(models.Model):
 
     def __str__(self) -> str:
         return f"Preferences of {self.user}"
+
+
+class SiteSettings(models.Model):
+    """What staff set for the whole site on the Accounts page: one row, made when first saved."""
+
+    sign_up_open = models.BooleanField(
+        default=False, help_text="People may create an account themselves from the sign-in page."
+    )
+
+    class Meta:
+        verbose_name_plural = "site settings"
+
+    def __str__(self) -> str:
+        return "Site settings"
+
+    @classmethod
+    def current(cls) -> SiteSettings:
+        """The settings as saved, or the defaults when nothing was saved yet (no row is written)."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)

@@ -272,7 +272,7 @@ def test_conversations_from_before_branches_become_one_branch_with_their_version
 
     from conversations.chat import branches
 
-    migration = importlib.import_module("conversations.migrations.0004_branches")
+    migration = importlib.import_module("conversations.migrations.0005_branches")
     start = timezone.now()
     made: dict[str, Message] = {}
 

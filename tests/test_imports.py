@@ -309,7 +309,8 @@ def test_the_zip_export_imports_back_with_its_images_and_dates(alice, bob, conve
 
 @pytest.mark.django_db
 def test_an_imported_conversation_lands_in_its_own_date_group(alice):
-    Conversation.objects.create(owner=alice, title="Recent")
+    recent = Conversation.objects.create(owner=alice, title="Recent")
+    Message.objects.create(conversation=recent, role="user", content="Hello")
     content = export(
         message(0), created_at=STARTED.isoformat(), updated_at=(STARTED + timedelta(days=2)).isoformat()
     )

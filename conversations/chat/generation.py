@@ -151,9 +151,9 @@ class Generation:
             return Message.Status.INTERRUPTED, OllamaError("upstream", replies.INTERRUPTED)
         except OllamaError as exc:
             return Message.Status.ERROR, exc
-        except Exception as exc:  # never leave a reply "streaming" behind
+        except Exception:  # never leave a reply "streaming" behind
             logger.exception("Reply %s failed", self.reply_id)
-            return Message.Status.ERROR, OllamaError("upstream", f"The reply failed: {exc}")
+            return Message.Status.ERROR, OllamaError("upstream", replies.FAILED)
         return Message.Status.COMPLETE, None
 
     async def _read(self) -> None:

@@ -19,6 +19,8 @@ IsAlive = Callable[[Message], bool]
 BUSY = "A reply is still being written in this conversation. Wait or stop it first."
 DELETED = "This conversation was deleted."
 INTERRUPTED = "The server stopped while this reply was being written; the text so far is kept."
+# What went wrong is in the server's log; the person is told what they can do.
+FAILED = "The reply failed because of a problem on the server; the text so far is kept. Try again."
 
 
 class ReplyRefused(Exception):

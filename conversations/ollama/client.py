@@ -169,8 +169,17 @@ class OllamaClient:
             ) from None
         except httpx.ConnectError:
             raise self._unreachable() from None
-        except httpx.HTTPError as exc:
-            raise OllamaError("upstream", f"The connection to Ollama failed: {exc}") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            # httpx says "incomplete chunked read", "peer closed connection…", "[Errno 104]…".
+            raise OllamaError(
+                "upstream",
+                f"Ollama broke off the connection before the {activity} was finished "
+                "(it may have stopped or run out of memory). Try again.",
+            ) from None
+        except httpx.HTTPError:
+            raise OllamaError(
+                "upstream", f"Talking to Ollama failed before the {activity} was finished. Try again."
+            ) from None
 
     def _error_for(self, response: httpx.Response, model: str) -> OllamaError:
         if response.status_code == 404:

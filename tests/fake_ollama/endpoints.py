@@ -159,6 +159,9 @@ class Endpoints(BaseHandler):
             recorded.closed_by_client = True
             self.close_connection = True
             return
+        if script.broken_off:
+            self.close_connection = True  # no final chunk: the body is cut off
+            return
         if script.stream_error is not None:
             self._write_chunk({"error": script.stream_error})  # no done line follows
         elif script.malformed:

@@ -32,5 +32,6 @@ class Script:
     stream_error: str | None = None  # after the chunks; with none before it, sent as `error` is
     malformed: bool = False  # a line that is not JSON after the tokens
     truncated: bool = False  # the stream ends with no done line
+    broken_off: bool = False  # the connection closes mid-body, without the chunked body's end
     done_reason: str = "stop"
     stats: dict[str, int] = field(default_factory=dict)

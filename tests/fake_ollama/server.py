@@ -122,6 +122,10 @@ class FakeOllama:
     def enqueue_truncated(self, *tokens: str) -> None:
         self._push(Script(tokens=list(tokens), truncated=True))
 
+    def enqueue_broken_off(self, *tokens: str) -> None:
+        """The tokens, then the connection closes mid-body (httpx: "incomplete chunked read")."""
+        self._push(Script(tokens=list(tokens), broken_off=True))
+
     def enqueue_completion(self, text: str = "", *, error: str | None = None, status: int = 500) -> None:
         """The answer to the next non-streaming chat request (titles use these)."""
         script = Script(tokens=[text]) if error is None else Script(status=status, error=error)

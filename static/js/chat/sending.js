@@ -43,7 +43,8 @@ export function setupSending(session, { newUrl, picker, modelsLoading, openSocke
       }
       picker.conversationModel = model;
       history.replaceState(null, "", body.url);
-      session.tools.sidebar.add({ id: body.id, title: "", url: body.url, pinned: false });
+      // Listed once its first message is accepted (the sidebar refreshes on the "message" frame).
+      session.tools.sidebar.setCurrent(body.id);
       session.opened(body);
       openSocket();
       return true;

@@ -13,6 +13,10 @@ export async function call(url, body) {
     goToSignIn();
     throw new RequestFailed("Sign in again.");
   }
-  if (!ok || !payload) throw new RequestFailed(errorText(payload, `The server answered HTTP ${status}.`));
+  if (!ok || !payload) {
+    const failed = new RequestFailed(errorText(payload, `The server answered HTTP ${status}.`));
+    failed.code = payload && payload.error ? payload.error.code : ""; // e.g. "exists": the copy would replace a model
+    throw failed;
+  }
   return payload;
 }

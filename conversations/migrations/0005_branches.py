@@ -50,7 +50,7 @@ def link_existing(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("conversations", "0003_conversation_importing"),
+        ("conversations", "0004_accounts"),
     ]
 
     operations = [
