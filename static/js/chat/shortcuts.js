@@ -56,7 +56,7 @@ export function setupShortcuts({ session, actions, sending, dialog, openButton }
         event.preventDefault();
         sending.stop();
       }
-    } else if (event.key === "?" && !mod && !event.altKey && !typing(event.target)) {
+    } else if (event.key === "?" && !mod && !event.altKey && !typing(event.target) && !document.querySelector("dialog[open]")) {
       event.preventDefault();
       openHelp();
     }
