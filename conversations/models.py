@@ -96,15 +96,24 @@ class Message(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)
-    # Versions of one exchange (a question and its reply): regenerating or editing
-    # the last exchange adds a version and makes it the active one; the others are
-    # kept so the user can flip back. Only active messages are shown and replayed.
+    # Versions of one exchange (a question and its reply): regenerating the last reply
+    # or editing any question adds a version and makes it the active one; the others
+    # are kept so the user can flip back. Only active messages are shown and replayed.
     exchange = models.UUIDField(default=uuid.uuid4)
     version = models.PositiveIntegerField(default=1)
     active = models.BooleanField(default=True)
     reply_to = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
     )
+    # Branches: the conversation is a tree. `parent` is the message this one follows
+    # (a reply's question, a question's earlier reply; None for a first question), so
+    # an edit of any question starts a branch beside it. `chosen` says which of the
+    # messages sharing a parent was shown last: showing a version again follows the
+    # chosen ones down, back to what the user left. `active` marks the path shown now.
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    chosen = models.BooleanField(default=True)
     model = models.CharField(max_length=200, blank=True)
     content = models.TextField(blank=True)
     thinking = models.TextField(blank=True)

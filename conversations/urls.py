@@ -14,6 +14,11 @@ urlpatterns = [
     path("c/<uuid:conversation_id>/settings/", settings.conversation_settings, name="conversation_settings"),
     path("c/<uuid:conversation_id>/tools/", tools.conversation_tools, name="conversation_tools"),
     path("c/<uuid:conversation_id>/messages/", conversations.messages, name="messages"),
+    path(
+        "c/<uuid:conversation_id>/messages/<uuid:message_id>/delete/",
+        conversations.delete_exchange,
+        name="delete_exchange",
+    ),
     path("c/<uuid:conversation_id>/context/", conversations.context, name="context"),
     path("c/<uuid:conversation_id>/export.<str:kind>", transfer.export, name="export"),
     path("settings/defaults/", settings.default_settings, name="default_settings"),

@@ -1,4 +1,4 @@
-"""An API call's reply: started the way the chat socket starts one (chat/starts.py), and followed
+"""An API call's reply: started the way the chat socket starts one (chat/launch.py), and followed
 the way a tab follows it, as a member of the conversation's group (chat/events.py).
 
 The reply belongs to the server, not to the call: a client that goes away
@@ -18,7 +18,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
-from conversations.chat import events, starts
+from conversations.chat import events, launch
 from conversations.chat.replies import ReplyRefused
 from conversations.chat.timeline import message_data
 from conversations.models import Message
@@ -93,7 +93,7 @@ async def start(
     # The reply task outlives this request. Django runs a request's database calls on a thread
     # that ends with it (asgiref's ThreadSensitiveContext, a context variable the task would
     # inherit), so the start runs in a context of its own, as a socket's starts do.
-    starting = starts.start(
+    starting = launch.start(
         conversation_id=follow.conversation_id,
         content=content,
         model=model,

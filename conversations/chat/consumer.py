@@ -7,7 +7,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from conversations.chat import events, liveness, replies, starts, timeline
+from conversations.chat import branches, events, launch, liveness, replies, timeline
 from conversations.chat.frames import (
     parse_approval_frame,
     parse_chat_frame,
@@ -58,7 +58,7 @@ class ChatConsumer(JsonSocket):
         match content.get("type"):
             case "chat" | "edit":
                 request = parse_chat_frame(content)
-                await starts.start(
+                await launch.start(
                     conversation_id=self.conversation_id,
                     content=request.content,
                     model=request.model,
@@ -67,25 +67,42 @@ class ChatConsumer(JsonSocket):
                     image_ids=request.image_ids if content["type"] == "chat" else (),
                     format=request.format,
                     time_zone=self.time_zone(),
+                    message_id=request.message_id if content["type"] == "edit" else None,
                 )
             case "regenerate":
                 request = parse_regenerate_frame(content)
-                await starts.start(
+                await launch.start(
                     conversation_id=self.conversation_id,
                     content="",
                     model=request.model,
                     mode="regenerate",
                     format=request.format,
                     time_zone=self.time_zone(),
+                    message_id=request.message_id,
+                )
+            case "continue":
+                await launch.start(
+                    conversation_id=self.conversation_id,
+                    content="",
+                    model="",
+                    mode="continue",
+                    message_id=parse_message_id(content.get("message_id")),
+                    time_zone=self.time_zone(),
                 )
             case "switch_version":
                 reply_id = parse_message_id(content.get("message_id"))
-                await database_sync_to_async(replies.switch_version)(
+                await database_sync_to_async(branches.switch_version)(
                     conversation_id=self.conversation_id, reply_id=reply_id
                 )
                 await events.publish_history(self.conversation_id)
             case "approve" | "deny":
                 await self.approve(parse_approval_frame(content), allow=content["type"] == "approve")
+            case "delete":
+                message_id = parse_message_id(content.get("message_id"))
+                await database_sync_to_async(branches.delete_exchange)(
+                    conversation_id=self.conversation_id, message_id=message_id
+                )
+                await events.publish_history(self.conversation_id)
             case "stop":
                 await self.stop()
             case "sync":

@@ -3,7 +3,7 @@ builder for each event. This is the only module that names them.
 
 Tabs are members of the conversation's group; the reply task listens on the
 control group. A reply's own events (started, deltas, snapshot, done, error)
-are sent by chat/generation.py and chat/starts.py with the builders here; the
+are sent by chat/generation.py and chat/launch.py with the builders here; the
 publish_* and request_* functions send the rest.
 """
 

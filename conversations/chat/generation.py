@@ -3,7 +3,7 @@
 The task belongs to no socket. It publishes to the conversation's group, so any
 number of tabs (on any worker, with Redis) watch it, and it goes on when they
 all close. It listens for stop and sync requests on its own control channel.
-chat/starts.py starts it; its events are built in chat/events.py.
+chat/launch.py starts it; its events are built in chat/events.py.
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ class Generation:
         self.layer = get_channel_layer()
         self.task: asyncio.Task[None] | None = None
         # Text already published, as parts, and text received but not yet published.
-        self.content: list[str] = []
-        self.thinking: list[str] = []
+        # A continued reply starts with the text it already had.
+        self.content: list[str] = [reply["content"]] if reply["content"] else []
+        self.thinking: list[str] = [reply["thinking"]] if reply["thinking"] else []
         self.pending_content: list[str] = []
         self.pending_thinking: list[str] = []
         self.seq = 0
@@ -81,7 +82,7 @@ class Generation:
         self.next_frame_at = 0.0  # loop time at which the publisher may send the next frame
         self._stream_task: asyncio.Task[None] | None = None
         # What the last checkpoint saved, and when (time.monotonic()).
-        self.saved_length = 0
+        self.saved_length = len(reply["content"]) + len(reply["thinking"])
         self.saved_at = time.monotonic()
         # Events the publisher sends after the text received before them (tool calls).
         self.pending_events: list[Any] = []

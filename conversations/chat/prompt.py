@@ -65,6 +65,14 @@ def build_chat_request(conversation: Conversation, *, before: Message) -> dict[s
     return build_chat_requests([(conversation, before)])[0]
 
 
+def build_continue_request(conversation: Conversation, reply: Message) -> dict[str, Any]:
+    """The request that makes the model go on with `reply`: Ollama continues a conversation
+    that ends with the assistant's own partial message rather than answering it anew."""
+    payload = build_chat_request(conversation, before=reply)
+    payload["messages"].append({"role": "assistant", "content": reply.content})
+    return payload
+
+
 def build_chat_requests(replies: list[tuple[Conversation, Message]]) -> list[dict[str, Any]]:
     """The /api/chat request for each (conversation, reply to write), reading all their messages at once.
 

@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 
@@ -188,17 +187,3 @@ def streaming_reply_id(*, conversation_id: uuid.UUID) -> uuid.UUID | None:
         .values_list("pk", flat=True)
         .first()
     )
-
-
-def switch_version(*, conversation_id: uuid.UUID, reply_id: uuid.UUID) -> None:
-    """Show another version of the last exchange (its reply and the question it answered)."""
-    with transaction.atomic():
-        conversation = lock_conversation(conversation_id)
-        if streaming_reply_id(conversation_id=conversation_id) is not None:
-            raise ReplyRefused("busy", BUSY)
-        target = conversation.messages.filter(pk=reply_id, role=Message.Role.ASSISTANT).first()
-        previous = last_question(conversation)
-        if target is None or previous is None or target.exchange != previous.exchange:
-            raise ReplyRefused("invalid", "Only the versions of the last reply can be switched.")
-        conversation.messages.filter(exchange=target.exchange).update(active=False)
-        conversation.messages.filter(pk__in=[target.pk, target.reply_to_id]).update(active=True)

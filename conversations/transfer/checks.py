@@ -37,6 +37,8 @@ class CheckedMessage:
     where: str  # "Message 3", for refusals
     export_id: str
     reply_to: str | None  # the export id of the question it answers
+    parent: str | None  # the export id of the message it follows (chat/branches.py)
+    linked: bool  # the export says which message each follows (older exports do not)
     exchange: uuid.UUID | None  # the export's; the copy gets ids of its own
     fields: dict[str, Any]
     images: list[tuple[str, bytes]]  # (name, the image's bytes), not decoded yet
@@ -112,6 +114,10 @@ def check_message(entry: Any, *, number: int, read_file: ReadFile | None) -> Che
     require(reply_to is None or isinstance(reply_to, str), f"{where}: reply_to must be a message id.")
     active = entry.get("active", True)
     require(isinstance(active, bool), f"{where}: active must be true or false.")
+    parent = entry.get("parent")
+    require(parent is None or isinstance(parent, str), f"{where}: parent must be a message id.")
+    chosen = entry.get("chosen", active)
+    require(isinstance(chosen, bool), f"{where}: chosen must be true or false.")
     done_reason = stats.get("done_reason")
     require(done_reason is None or isinstance(done_reason, str), f"{where}: done_reason must be text.")
     fields: dict[str, Any] = {
@@ -124,6 +130,7 @@ def check_message(entry: Any, *, number: int, read_file: ReadFile | None) -> Che
         "created_at": read_when(entry.get("created_at"), where),
         "version": version,
         "active": active,
+        "chosen": chosen,
         "done_reason": (done_reason or "")[:32],
         "tool_notes": _notes(entry.get("tool_notes"), where),
     }
@@ -151,6 +158,8 @@ def check_message(entry: Any, *, number: int, read_file: ReadFile | None) -> Che
         where=where,
         export_id=str(entry.get("id")),
         reply_to=reply_to,
+        parent=parent,
+        linked="parent" in entry,
         exchange=exchange,
         fields=fields,
         images=_image_bytes(entry.get("images"), where=where, read_file=read_file),

@@ -54,6 +54,8 @@ def export_data(conversation: Conversation, *, embed_images: bool = True) -> dic
             "version": message.version,
             "active": message.active,
             "reply_to": str(message.reply_to_id) if message.reply_to_id else None,
+            "parent": str(message.parent_id) if message.parent_id else None,
+            "chosen": message.chosen,
             "stats": message.ollama_stats(),
             "format": message.format,
             "structured": message.structured,

@@ -71,6 +71,7 @@ class _Staging:
         self.chars = 0
         self.ids: dict[str, uuid.UUID] = {}  # export id → the copy's id, for reply_to
         self.exchanges: dict[uuid.UUID, uuid.UUID] = {}
+        self.last_shown: uuid.UUID | None = None  # for exports that do not say what follows what
         self.first: datetime | None = None
         self.last: datetime | None = None
 
@@ -82,12 +83,17 @@ class _Staging:
         fields = checked.fields
         if checked.exchange is not None:
             fields["exchange"] = self.exchanges.setdefault(checked.exchange, uuid.uuid4())
+        reply_to_id = self.ids.get(checked.reply_to or "")
+        if checked.linked:
+            parent_id = self.ids.get(checked.parent or "")
+        else:  # one branch, as the conversations from before branches were made
+            parent_id = reply_to_id or self.last_shown
         message = Message(
-            conversation_id=self.conversation_id,
-            reply_to_id=self.ids.get(checked.reply_to or ""),
-            **fields,
+            conversation_id=self.conversation_id, reply_to_id=reply_to_id, parent_id=parent_id, **fields
         )
         self.ids[checked.export_id] = message.pk
+        if message.active:
+            self.last_shown = message.pk
         self.messages.append(message)
         self.chars += len(message.content) + len(message.thinking)
         when = fields["created_at"]

@@ -180,6 +180,10 @@ class FakeOllama:
         tools = self.tool_script(request, messages)
         if tools is not None:
             return tools
+        if messages and messages[-1].get("role") == "assistant":
+            # As Ollama does, a conversation that ends with the assistant's text goes on with it.
+            text = f" …and it goes on from “{(messages[-1].get('content') or '')[-40:]}”, as asked."
+            return Script(tokens=_words(text), delay=self.default_delay)
         last = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
         text = (
             f"You said: *{last.strip()[:200]}*\n\n"

@@ -15,7 +15,8 @@ import { setupSending } from "./sending.js";
 import { ChatSession } from "./session.js";
 import { storeTimeZone } from "./sidebar-items.js";
 import { onAnswer, ToolPicker } from "./tools.js";
-import { MessageActions } from "./versions.js";
+import { MessageActions } from "./message-actions.js";
+import { setupShortcuts } from "./shortcuts.js";
 
 const data = JSON.parse(document.getElementById("page-data").textContent);
 useSignInPage(data.login_url);
@@ -34,11 +35,18 @@ const composer = new Composer({
   onStop: () => sending.stop(),
 });
 
-const actions = new MessageActions(list, {
-  regenerate: () => sending.regenerate(),
-  edit: (content) => sending.edit(content),
-  switchTo: (messageId, label) => sending.switchTo(messageId, label),
-});
+const actions = new MessageActions(
+  list,
+  {
+    regenerate: (replyId, model) => sending.regenerate(replyId, model),
+    edit: (content, questionId) => sending.edit(content, questionId),
+    switchTo: (messageId, label) => sending.switchTo(messageId, label),
+    continueReply: (replyId) => sending.continueReply(replyId),
+    remove: (messageId) => sending.remove(messageId),
+    models: () => picker.choices(),
+  },
+  { modelMenu: $("regenerate-menu"), deleteDialog: $("delete-message-dialog") },
+);
 
 const earlier = new EarlierMessages({
   scroller,
@@ -117,7 +125,10 @@ const sending = setupSending(session, {
   modelsLoading: () => modelsLoading,
   openSocket: () => socket.open(),
   toolChoice: () => toolPicker.newChatChoice(),
+  newChatSettings: () => tools.newChatSettings(),
 });
+
+setupShortcuts({ session, actions, sending, dialog: $("shortcuts-dialog"), openButton: $("shortcuts-button") });
 
 // ---------- start ----------
 

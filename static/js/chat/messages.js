@@ -7,17 +7,32 @@ import { hasTools, ToolCallList } from "./tools.js";
 
 const BADGES = { stopped: "Stopped", interrupted: "Interrupted" };
 
+// When a message was sent, shown on hover and when one of its controls has the focus:
+// the time today, the date too on other days; the full date and time as its title.
+function timeStamp(iso) {
+  const when = new Date(iso);
+  if (!iso || Number.isNaN(when.getTime())) return null;
+  const today = when.toDateString() === new Date().toDateString();
+  const short = today
+    ? when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : when.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const node = el("time", "msg-time", short);
+  node.dateTime = iso;
+  node.title = when.toLocaleString();
+  return node;
+}
+
 function shell(msg) {
   const article = el("article", `message from-${msg.role === "user" ? "user" : "assistant"}`);
   article.dataset.id = msg.id;
   article.dataset.role = msg.role;
   article.dataset.status = msg.status;
   article.setAttribute("aria-label", msg.role === "user" ? "You" : "Assistant");
-  if (msg.role !== "user") {
-    const meta = el("header", "meta");
-    meta.append(el("span", "who", msg.model || "Assistant"));
-    article.append(meta);
-  }
+  const meta = el("header", "meta");
+  if (msg.role !== "user") meta.append(el("span", "who", msg.model || "Assistant"));
+  const stamp = timeStamp(msg.created);
+  if (stamp) meta.append(stamp);
+  article.append(meta);
   return article;
 }
 
