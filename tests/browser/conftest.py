@@ -175,3 +175,18 @@ def streaming_text(page: Page, index: int, expected: str) -> str:
     except PlaywrightTimeoutError:
         seen = page.evaluate(REPLY_STATE, index)
         pytest.fail(f"reply {index} never showed {expected!r} while streaming; now it is {seen}")
+
+
+# narrow.css: at this width and below the sidebar is a drawer behind "Show conversations".
+NARROW_MAX_WIDTH = 720
+
+
+def open_sidebar(page: Page) -> None:
+    """Show the sidebar: on a narrow screen, open the drawer once the page's script has run
+    (the model picker is filled); decided by the viewport, not by what is visible yet."""
+    if page.viewport_size["width"] > NARROW_MAX_WIDTH:
+        return
+    expect(page.get_by_label("Model").locator("option[value]").first).to_be_attached()
+    toggle = page.get_by_role("button", name="Show conversations")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import PASSWORD, TIMEOUT_MS, sign_up
+from tests.browser.conftest import PASSWORD, TIMEOUT_MS, open_sidebar, sign_up
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -15,18 +15,9 @@ PHONE = {"width": 390, "height": 844}
 CAROL_PASSWORD = "carol-Long-pass-789"
 
 
-def open_sidebar_on_a_phone(page: Page) -> None:
-    toggle = page.get_by_role("button", name="Show conversations")
-    if toggle.is_visible():
-        # The page's script has run once the model picker is filled.
-        expect(page.get_by_label("Model").locator("option[value]").first).to_be_attached()
-        toggle.click()
-        expect(toggle).to_have_attribute("aria-expanded", "true")
-
-
 def open_menu_link(page: Page, name: str) -> None:
     """The links at the foot of the sidebar; on a phone the sidebar opens first."""
-    open_sidebar_on_a_phone(page)
+    open_sidebar(page)
     page.get_by_role("link", name=name, exact=True).click()
 
 
@@ -63,7 +54,7 @@ def test_staff_add_someone_by_link_and_deactivating_signs_them_out(
     carol.get_by_label("New password confirmation").fill(CAROL_PASSWORD)
     carol.get_by_role("button", name="Set password and sign in").click()
     expect(carol).to_have_url(f"{app_server.url}/")
-    open_sidebar_on_a_phone(carol)
+    open_sidebar(carol)
     expect(carol.get_by_role("link", name="Carol Danvers")).to_be_visible()
     expect(carol.get_by_role("link", name="Accounts", exact=True)).to_have_count(0)
     carol.goto(link)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import sign_up
+from tests.browser.conftest import open_sidebar, sign_up
 from tests.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -31,11 +31,7 @@ def test_a_long_title_shows_whole_on_hover_and_keyboard_focus(page: Page, app_se
     sign_up(page, app_server.url)
     app_server.manage("shell", "-c", SEED)
     page.reload()
-    toggle = page.get_by_role("button", name="Show conversations")
-    if toggle.is_visible():
-        expect(page.get_by_label("Model").locator("option[value]").first).to_be_attached()
-        toggle.click()
-        expect(toggle).to_have_attribute("aria-expanded", "true")
+    open_sidebar(page)
 
     link = page.get_by_role("link", name=LONG)
     expect(link).to_have_attribute("title", LONG)
