@@ -2,6 +2,7 @@
 // structured reply), live replies that grow as deltas arrive, and code copy buttons.
 
 import { announce, copyText, el } from "../lib/dom.js";
+import { LiveText } from "./live-text.js";
 import { renderStructured } from "./structured-reply.js";
 
 const BADGES = { stopped: "Stopped", interrupted: "Interrupted" };
@@ -91,7 +92,7 @@ export function renderFinal(msg) {
   return article;
 }
 
-// A reply that is streaming: text is appended to text nodes, never re-rendered.
+// A reply that is streaming: its text grows as Markdown (live-text.js), its thinking as text.
 export class LiveReply {
   constructor(msg, seq) {
     this.id = msg.id;
@@ -100,8 +101,7 @@ export class LiveReply {
     this.details = null;
     this.thinking = null;
     this.content = el("div", "content plain");
-    this.text = document.createTextNode(msg.content || "");
-    this.content.append(this.text);
+    this.text = new LiveText(this.content, msg.content || "", addCopyButtons);
     this.loading = null;
     this.article.append(this.content);
     if (msg.thinking) this.addThinking(msg.thinking, !msg.content);
