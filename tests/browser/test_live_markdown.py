@@ -35,7 +35,7 @@ UNSAFE = """() => {
 HOSTILE = [
     "Some *emphasis* first.\n\n",
     "<script>window.__pwned = 'script'</script>\n\n",
-    'An image: <img src=x onerror="window.__pwned = \'img\'"> inline.\n\n',
+    "An image: <img src=x onerror=\"window.__pwned = 'img'\"> inline.\n\n",
     "[click](javascript:window.__pwned='link') and ",
     "[data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==) and ",
     "[vb](vbscript:msgbox(1)) and ",
