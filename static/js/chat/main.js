@@ -8,6 +8,7 @@ import { goToSignIn, useSignInPage } from "../lib/http.js";
 import { Composer } from "./composer.js";
 import { conversationSocket } from "./conversation-socket.js";
 import { EarlierMessages } from "./earlier.js";
+import { setupJumpToLatest } from "./jump-latest.js";
 import { MessageList } from "./message-list.js";
 import { ModelPicker } from "./model-picker.js";
 import { setupTools } from "./page-tools.js";
@@ -52,6 +53,8 @@ const messages = new MessageList({
   scroller,
   decorate: (article, msg) => actions.decorate(article, msg),
 });
+
+setupJumpToLatest(messages, { onJump: () => composer.focus() });
 
 // ---------- sidebar, settings, downloads, context ----------
 

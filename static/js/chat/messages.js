@@ -3,6 +3,7 @@
 
 import { announce, copyText, el } from "../lib/dom.js";
 import { LiveText } from "./live-text.js";
+import { ReplyStatus } from "./reply-status.js";
 import { renderStructured } from "./structured-reply.js";
 
 const BADGES = { stopped: "Stopped", interrupted: "Interrupted" };
@@ -103,7 +104,8 @@ export class LiveReply {
     this.content = el("div", "content plain");
     this.text = new LiveText(this.content, msg.content || "", addCopyButtons);
     this.loading = null;
-    this.article.append(this.content);
+    this.status = new ReplyStatus(this.article);
+    this.article.append(this.content, this.status.node);
     if (msg.thinking) this.addThinking(msg.thinking, !msg.content);
     if (!msg.content && !msg.thinking) {
       this.loading = el("span", "loading", "Loading model…");
@@ -134,6 +136,7 @@ export class LiveReply {
     this.clearLoading();
     if (!this.text.length && this.details) this.details.open = false;
     this.text.appendData(delta);
+    this.status.text(delta);
   }
 
   appendThinking(delta) {
@@ -141,6 +144,7 @@ export class LiveReply {
     this.clearLoading();
     if (this.thinking) this.thinking.appendData(delta);
     else this.addThinking(delta, !this.text.length);
+    this.status.thought();
   }
 }
 
