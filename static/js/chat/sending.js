@@ -3,7 +3,7 @@
 // the session (session.js) until the socket has synced, and goes once.
 
 import { uuid } from "../lib/dom.js";
-import { errorText, goToSignIn, request } from "../lib/http.js";
+import { errorText, request } from "../lib/http.js";
 import { rememberModel } from "./model-picker.js";
 
 // modelsLoading() is the model list's load in progress, if any; openSocket() connects to
@@ -25,10 +25,7 @@ export function setupSending(session, { newUrl, picker, modelsLoading, openSocke
         composer.showError("Could not reach the server. Your message has not been sent.");
         return false;
       }
-      if (lost) {
-        goToSignIn();
-        return false;
-      }
+      if (lost) return false; // request() has said so
       if (!ok || !body || !body.id || !body.ws_path) {
         composer.showError(errorText(body, `Could not start a new chat (HTTP ${status}).`));
         return false;
