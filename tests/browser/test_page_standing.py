@@ -63,11 +63,9 @@ def test_a_tab_signed_out_in_another_says_so_and_signs_in_again_to_the_conversat
     expect(session_banner(page)).to_have_count(0)
 
 
-@pytest.mark.parametrize("viewport", [None, PHONE], ids=["desktop", "phone"])
-def test_a_request_that_finds_the_session_gone_says_so(signed_in_page: Page, ollama, viewport):
+def test_a_request_that_finds_the_session_gone_says_so_on_a_phone(signed_in_page: Page, ollama):
     page = signed_in_page
-    if viewport:
-        page.set_viewport_size(viewport)
+    page.set_viewport_size(PHONE)
     page.context.clear_cookies(name="sessionid")
 
     send_message(page, "Anyone there?")  # creating the conversation finds no session
