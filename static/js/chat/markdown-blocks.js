@@ -42,11 +42,7 @@ export class MarkdownBlocks {
   readLine(from, to) {
     const line = this.text.slice(from, to);
     if (this.fence) {
-      const close = FENCE.exec(line);
-      const marker = close && close[1];
-      if (marker && marker[0] === this.fence[0] && marker.length >= this.fence.length && BLANK.test(line.slice(close[0].length))) {
-        this.fence = null;
-      }
+      if (this.closesFence(line)) this.fence = null;
       return null;
     }
     if (BLANK.test(line)) {
@@ -67,5 +63,17 @@ export class MarkdownBlocks {
     const open = FENCE.exec(line);
     if (open && !(open[1][0] === "`" && line.slice(open[0].length).includes("`"))) this.fence = open[1];
     return block;
+  }
+
+  // A closing fence: the opening's character, at least as many, and nothing after them.
+  closesFence(line) {
+    const found = FENCE.exec(line);
+    const marker = found && found[1];
+    return (
+      !!marker &&
+      marker[0] === this.fence[0] &&
+      marker.length >= this.fence.length &&
+      BLANK.test(line.slice(found[0].length))
+    );
   }
 }
