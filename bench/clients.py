@@ -199,3 +199,49 @@ async def direct_chat(
     except httpx.HTTPError as exc:
         reply.failure = f"{type(exc).__name__}"
     return reply
+
+
+async def api_chat(
+    client: httpx.AsyncClient, base_url: str, key: str, payload: dict[str, Any], *, timeout: float
+) -> Reply:
+    """Stream /v1/chat/completions from the app, as a script with the openai client does: SSE
+    `data:` lines of chat.completion.chunk, then `data: [DONE]`."""
+    reply = Reply(started=time.perf_counter())
+    body = {"model": payload["model"], "messages": payload["messages"], "stream": True}
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        async with asyncio.timeout(timeout):
+            async with client.stream(
+                "POST", f"{base_url}/v1/chat/completions", json=body, headers=headers
+            ) as response:
+                if response.is_error:
+                    await response.aread()
+                    reply.failure = f"HTTP {response.status_code}"
+                    return reply
+                async for line in response.aiter_lines():
+                    if not line.startswith("data: "):
+                        continue
+                    now = time.perf_counter()
+                    size = len(line.encode()) + 2
+                    reply.bytes_total += size
+                    if line == "data: [DONE]":
+                        reply.finished = now
+                        reply.saved_text = reply.text
+                        break
+                    chunk = json.loads(line[6:])
+                    if "error" in chunk:
+                        reply.errors.append(chunk["error"].get("code") or "?")
+                        break
+                    for choice in chunk.get("choices") or []:
+                        content = (choice.get("delta") or {}).get("content") or ""
+                        if content:
+                            reply.add(now, content, size)
+                        if choice.get("finish_reason"):
+                            reply.status = (
+                                "complete" if choice["finish_reason"] == "stop" else choice["finish_reason"]
+                            )
+    except TimeoutError:
+        reply.failure = "timeout"
+    except httpx.HTTPError as exc:
+        reply.failure = f"{type(exc).__name__}"
+    return reply

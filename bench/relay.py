@@ -1,4 +1,5 @@
-"""Figures 1–4: time to first token, single-stream throughput, a burst of new chats, writes and bytes.
+"""Figures 1–4 and 7: time to first token, single-stream throughput, a burst of new chats, writes
+and bytes; the same first token and throughput through the OpenAI-compatible API.
 
 Every relay measurement is paired with the same work done by a direct httpx
 client against the same fake Ollama process, and the two alternate so that
@@ -11,7 +12,7 @@ import asyncio
 import time
 from typing import Any
 
-from bench.clients import Tab, chat_payload, direct_chat, direct_client, open_tabs
+from bench.clients import Reply, Tab, api_chat, chat_payload, direct_chat, direct_client, open_tabs
 from bench.servers import Site
 from bench.stats import median, percentile
 
@@ -291,4 +292,84 @@ def summarize(ttft: dict[str, Any], stream: dict[str, Any], burst: dict[str, Any
         "writes_new": ttft["ttft_new"]["writes"]["per_reply"],
         "writes_follow": ttft["ttft_follow"]["writes"]["per_reply"],
         "writes_burst": burst["relay"]["writes"]["per_reply"],
+    }
+
+
+# Figure 7: the API ---------------------------------------------------------------
+
+
+async def _api_pairs(
+    base_url: str, ollama_url: str, key: str, rounds: int, warmup: int, tokens: int | None
+) -> dict[str, Any]:
+    """A streamed chat completion (each a new conversation) against the direct client, alternating."""
+    samples: dict[str, list[Reply]] = {"api": [], "direct": []}
+    failures = []
+    async with direct_client() as client:
+        for index in range(rounds):
+            payload = chat_payload([], f"Call {index}: say something.")
+            order = ("api", "direct") if index % 2 == 0 else ("direct", "api")
+            for side in order:
+                if side == "api":
+                    reply = await api_chat(client, base_url, key, payload, timeout=REPLY_TIMEOUT * 3)
+                else:
+                    reply = await direct_chat(client, ollama_url, payload, timeout=REPLY_TIMEOUT * 3)
+                received = len(reply.text) // len(" word")
+                if (
+                    reply.failure
+                    or reply.errors
+                    or reply.status != "complete"
+                    or (tokens and received != tokens)
+                ):
+                    failures.append(
+                        f"{side}: {reply.failure or reply.errors or reply.status} ({received} tokens)"
+                    )
+                elif index >= warmup:
+                    samples[side].append(reply)
+    return {"samples": samples, "failures": failures}
+
+
+def measure_api(site: Site, sizes: Any, seeded: dict[str, Any]) -> dict[str, Any]:
+    """Figure 7: /v1/chat/completions streamed, first token and one fast stream, next to the direct client."""
+    key = seeded["api_keys"]["relay"]
+    results: dict[str, Any] = {}
+    for name, tokens, rounds in (
+        ("ttft", 20, sizes.warmup + sizes.ttft_iterations),
+        ("stream", sizes.stream_tokens, sizes.stream_rounds + 1),
+    ):
+        fake = site.start_fake(tokens=tokens, delay=0.0)
+        worker = site.start_worker(fake, f"api-{name}")
+        try:
+            warmup = sizes.warmup if name == "ttft" else 1
+            results[name] = asyncio.run(
+                _api_pairs(worker.url, fake.url, key, rounds, warmup, tokens if name == "stream" else None)
+            )
+            results[name]["tokens"] = tokens
+            results["start_seconds"] = worker.start_seconds
+        finally:
+            site.stop(worker)
+            site.stop(fake)
+    return results
+
+
+def summarize_api(api: dict[str, Any]) -> dict[str, Any]:
+    ttft, stream = api["ttft"]["samples"], api["stream"]["samples"]
+
+    def ttfts(side: str) -> list[float]:
+        return [reply.ttft for reply in ttft[side]]
+
+    def rate(reply: Reply) -> float:
+        return len(reply.text) / len(" word") / (reply.last - reply.started)
+
+    return {
+        "ttft_p50": median(ttfts("api")),
+        "ttft_p99": percentile(ttfts("api"), 99),
+        "direct_p50": median(ttfts("direct")),
+        "direct_p99": percentile(ttfts("direct"), 99),
+        "added_p50": median(ttfts("api")) - median(ttfts("direct")),
+        "added_p99": percentile(ttfts("api"), 99) - percentile(ttfts("direct"), 99),
+        "n": len(ttft["api"]),
+        "rate": median([rate(reply) for reply in stream["api"]]),
+        "direct_rate": median([rate(reply) for reply in stream["direct"]]),
+        "tokens": api["stream"]["tokens"],
+        "failures": api["ttft"]["failures"] + api["stream"]["failures"],
     }

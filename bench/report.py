@@ -30,6 +30,8 @@ LABELS = {
     "reply_frames": "6. Page time per frame of a long streaming reply (first / last frames)",
     "long": "6. Open a long conversation (server time)",
     "admin": "6. Admin conversation list (server time, queries)",
+    "api_ttft": "7. API TTFT added, streamed chat completion (new conversation)",
+    "api_throughput": "7. API throughput, one fast streamed chat completion",
     "pool": "httpx pool shared by concurrent streams (the app's limits)",
 }
 ROW_LABELS = list(LABELS.values())
@@ -302,6 +304,30 @@ def build_rows(
             None
             if math.isnan(admin["median"])
             else admin["median"] <= 0.300 and admin["queries"] == admin["queries_small"],
+        )
+    )
+    api = relay["api"]
+    failed = f", {len(api['failures'])} failed" if api["failures"] else ""
+    rows.append(
+        Row(
+            LABELS["api_ttft"],
+            f"+{ms(api['added_p50'])} median, +{ms(api['added_p99'])} p99 "
+            f"(API {ms(api['ttft_p50'])} / {ms(api['ttft_p99'])}, n={api['n']}{failed})",
+            f"{ms(api['direct_p50'])} / {ms(api['direct_p99'])}",
+            "—",
+            "—",
+            None,
+        )
+    )
+    api_ratio = api["rate"] / api["direct_rate"] if api["direct_rate"] else math.nan
+    rows.append(
+        Row(
+            LABELS["api_throughput"],
+            f"{num(api['rate'])} tokens/s = {api_ratio:.2f} × direct ({num(api['tokens'])} tokens)",
+            f"{num(api['direct_rate'])} tokens/s",
+            "—",
+            "—",
+            None,
         )
     )
     parts = []

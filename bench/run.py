@@ -94,6 +94,7 @@ def seed(site: Site, sizes: Sizes) -> dict[str, Any]:
     return site.helper(
         "seed",
         users=[{"name": "relay"}, {"name": "page"}, {"name": "admin", "superuser": True}],
+        api_keys=["relay"],
         sets=[
             {"key": "idle", "owner": "relay", "count": 1, "messages": 2},
             {"key": "ttft_new", "owner": "relay", "count": ttft_count, "messages": 0},
@@ -124,6 +125,7 @@ def run(sizes: Sizes, directory: Path, log: Any) -> dict[str, Any]:
         ttft = phase("time to first token", relay.measure_ttft, site, sizes, seeded)
         stream = phase("throughput", relay.measure_throughput, site, sizes, seeded)
         burst = phase("burst", relay.measure_burst, site, sizes, seeded)
+        api = phase("API", relay.measure_api, site, sizes, seeded)
         probe = phase("httpx pool", pool.measure_pool, site, sizes)
         pages = phase("page and admin", page.measure_page, site, sizes, seeded)
         pages["reply_frames"] = phase(
@@ -136,9 +138,10 @@ def run(sizes: Sizes, directory: Path, log: Any) -> dict[str, Any]:
         ttft["start_seconds"],
         stream["start_seconds"],
         burst["start_seconds"],
+        api["start_seconds"],
         pages["start_seconds"],
     ]
-    summary = relay.summarize(ttft, stream, burst)
+    summary = relay.summarize(ttft, stream, burst) | {"api": relay.summarize_api(api)}
     rows = build_rows(summary, fp, pages, probe, starts, sizes)
     return {
         "rows": rows,

@@ -165,7 +165,12 @@ def seed(params: dict[str, Any]) -> dict[str, Any]:
                 owner, spec["count"], spec["messages"], start=start, spacing=timedelta(seconds=1)
             )
             histories[spec["key"]] = history(spec["messages"])
-    return {"sessions": sessions, "sets": sets, "histories": histories}
+    from openai_api.keys import create_key
+
+    api_keys = {
+        name: create_key(owner_id=users[name].pk, name="bench")[1] for name in params.get("api_keys", [])
+    }
+    return {"sessions": sessions, "sets": sets, "histories": histories, "api_keys": api_keys}
 
 
 def bulk(params: dict[str, Any]) -> dict[str, Any]:

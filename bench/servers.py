@@ -193,6 +193,7 @@ class Site:
             OLLAMA_HOST=ollama_url,
             ALLOWED_HOSTS="127.0.0.1",
             GENERATE_TITLES="false",
+            API_RATE_LIMIT="1000000",  # the API's figures make calls as fast as they can
             LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
             NO_PROXY="127.0.0.1,localhost",

@@ -27,7 +27,12 @@ def body_limit(path: str) -> tuple[int, str]:
     if path == "/c/import/":
         limit = settings.MAX_IMPORT_BYTES
         return limit + FORM_OVERHEAD, f"An import may be at most {limit / MEGABYTE:.1f} MB."
-    if path.startswith("/admin/"):
+    if path.startswith("/v1/"):
+        # A script's call carries its images inline, as base64 (4 bytes for every 3).
+        limit = (
+            settings.MAX_REQUEST_BYTES + settings.MAX_IMAGES_PER_MESSAGE * settings.MAX_IMAGE_BYTES * 4 // 3
+        )
+    elif path.startswith("/admin/"):
         # Staff may correct the text of a long reply; still bounded.
         limit = max(settings.MAX_REQUEST_BYTES, 16 * MEGABYTE)
     else:

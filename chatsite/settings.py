@@ -61,6 +61,14 @@ REPLY_CHECKPOINT_SECONDS = env_float("REPLY_CHECKPOINT_SECONDS", 1.0, minimum=0.
 REPLY_FRAME_SECONDS = env_float("REPLY_FRAME_SECONDS", 1 / 30, minimum=0.0)
 # After the first reply, ask the model for a short title.
 GENERATE_TITLES = env_bool("GENERATE_TITLES", True)
+# Tools: rounds of calls one reply may make, how long one call may take, how much of
+# its result the model gets, and the built-in tools an administrator switched off.
+MAX_TOOL_ROUNDS = env_int("MAX_TOOL_ROUNDS", 8, minimum=1)
+TOOL_CALL_TIMEOUT_SECONDS = env_float("TOOL_CALL_TIMEOUT_SECONDS", 30.0, minimum=0.1)
+TOOL_RESULT_MAX_CHARS = env_int("TOOL_RESULT_MAX_CHARS", 20_000, minimum=100)
+DISABLED_TOOLS = env_list("DISABLED_TOOLS", [])
+# Calls a minute each API key may make (openai_api/), counted across workers.
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 60, minimum=1)
 
 INSTALLED_APPS = [
     "daphne",
@@ -75,6 +83,8 @@ INSTALLED_APPS = [
     "axes",
     "conversations",
     "ollama_models",
+    "accounts",
+    "openai_api",
 ]
 
 MIDDLEWARE = [
@@ -175,7 +185,9 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = "conversations.sign_in.lockout_parameters"
+# Sign-up forms carry their passwords in these fields: never written with a counted attempt.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password1", "password2"]
 # Trying again while paused does not push the end of the pause further away.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # axes' own reset would also clear every failure from the signing-in address, other

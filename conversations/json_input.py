@@ -59,10 +59,31 @@ def loads(raw: str | bytes, *, what: str = "The body") -> Any:
     return data
 
 
+# What Python's json module says, as words a person reads ("Expecting value: line 1
+# column 1 (char 0)" means nothing to most). {where} is "line 3, column 7".
+_JSON_REASONS = {
+    "Expecting value": "a value is missing or is not JSON at {where}",
+    "Expecting ',' delimiter": "a comma is missing at {where}",
+    "Expecting ':' delimiter": "a colon is missing after the key at {where}",
+    "Expecting property name enclosed in double quotes": "a key in double quotes is expected at {where}",
+    "Extra data": "there is more after its end, at {where}",
+    "Unterminated string starting at": "the text that starts at {where} is never closed with a double quote",
+    "Invalid control character at": "a text holds a line break or tab at {where}; write it as \\n or \\t",
+    "Invalid \\escape": "a backslash escape is not valid at {where}",
+    "Invalid \\uXXXX escape": "a \\u escape is not valid at {where}",
+}
+
+
 def _reason(exc: ValueError) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg.lower()} at line {exc.lineno}, column {exc.colno}"
-    return "a number has too many digits"
+    """Why JSON could not be read, as the end of a sentence."""
+    if not isinstance(exc, json.JSONDecodeError):
+        return "a number has too many digits"
+    if not exc.doc.strip():
+        return "it is empty"
+    if exc.msg.startswith("Expecting") and exc.pos >= len(exc.doc.rstrip()):
+        return "it ends too early"
+    where = f"line {exc.lineno}, column {exc.colno}"
+    return _JSON_REASONS.get(exc.msg, "it cannot be read at {where}").format(where=where)
 
 
 def text_problem(text: str) -> str | None:

@@ -39,11 +39,20 @@ class Conversation(models.Model):
     # Ollama options that were set; an absent key means "the model's default".
     options = models.JSONField(default=dict, blank=True)
     keep_alive = models.CharField(max_length=32, blank=True)
+    # The tools the model may call in this conversation, by key (conversations/tools/registry.py).
+    tools = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Set while an import writes the conversation (conversations/imports.py): until then
     # no page, socket or list shows it. An import that never finished is removed later.
     importing_since = models.DateTimeField(null=True, blank=True)
+    # Started through the OpenAI-compatible API (openai_api/) rather than the page.
+    from_api = models.BooleanField(default=False)
+    # For /v1/chat/completions, which resends the whole history each turn: a digest of
+    # the messages of the last call, so the next call that extends them continues here.
+    api_history = models.CharField(max_length=64, blank=True, default="")
+    # The metadata a script gave the conversation through /v1/conversations.
+    api_metadata = models.JSONField(default=dict, blank=True)
 
     objects = ConversationQuerySet.as_manager()
 
@@ -55,6 +64,11 @@ class Conversation(models.Model):
                 fields=["importing_since"],
                 name="conversation_importing",
                 condition=models.Q(importing_since__isnull=False),
+            ),
+            models.Index(
+                fields=["owner", "api_history"],
+                name="conversation_api_history",
+                condition=~models.Q(api_history=""),
             ),
         ]
 
@@ -82,15 +96,24 @@ class Message(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)
-    # Versions of one exchange (a question and its reply): regenerating or editing
-    # the last exchange adds a version and makes it the active one; the others are
-    # kept so the user can flip back. Only active messages are shown and replayed.
+    # Versions of one exchange (a question and its reply): regenerating the last reply
+    # or editing any question adds a version and makes it the active one; the others
+    # are kept so the user can flip back. Only active messages are shown and replayed.
     exchange = models.UUIDField(default=uuid.uuid4)
     version = models.PositiveIntegerField(default=1)
     active = models.BooleanField(default=True)
     reply_to = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies"
     )
+    # Branches: the conversation is a tree. `parent` is the message this one follows
+    # (a reply's question, a question's earlier reply; None for a first question), so
+    # an edit of any question starts a branch beside it. `chosen` says which of the
+    # messages sharing a parent was shown last: showing a version again follows the
+    # chosen ones down, back to what the user left. `active` marks the path shown now.
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    chosen = models.BooleanField(default=True)
     model = models.CharField(max_length=200, blank=True)
     content = models.TextField(blank=True)
     thinking = models.TextField(blank=True)
@@ -108,6 +131,9 @@ class Message(models.Model):
     # Schema) and, once complete, {"valid", "data", "errors"}.
     format = models.JSONField(null=True, blank=True)
     structured = models.JSONField(null=True, blank=True)
+    # What the reply says about its tools apart from the calls (a server that is down, a
+    # model that cannot use tools).
+    tool_notes = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # Last time a streaming reply was saved; a reply whose writer died stops moving.
     saved_at = models.DateTimeField(auto_now=True)
@@ -213,3 +239,140 @@ class Preferences(models.Model):
 
     def __str__(self) -> str:
         return f"Preferences of {self.user}"
+
+
+class SiteSettings(models.Model):
+    """What staff set for the whole site on the Accounts page: one row, made when first saved."""
+
+    sign_up_open = models.BooleanField(
+        default=False, help_text="People may create an account themselves from the sign-in page."
+    )
+
+    class Meta:
+        verbose_name_plural = "site settings"
+
+    def __str__(self) -> str:
+        return "Site settings"
+
+    @classmethod
+    def current(cls) -> SiteSettings:
+        """The settings as saved, or the defaults when nothing was saved yet (no row is written)."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+class ToolServer(models.Model):
+    """An MCP server reached over Streamable HTTP, added by staff; only these URLs are ever called."""
+
+    class State(models.TextChoices):
+        UNKNOWN = "unknown"
+        UP = "up"
+        DOWN = "down"
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField(
+        max_length=500, help_text="The server's Streamable HTTP endpoint, e.g. http://127.0.0.1:9000/mcp"
+    )
+    # Sent with every request (an API key, say): sealed at rest (conversations/tools/sealed.py),
+    # and never shown again in full by the admin. Read and set them as `headers`.
+    sealed_headers = models.TextField(blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="tool_servers")
+    groups = models.ManyToManyField("auth.Group", blank=True, related_name="tool_servers")
+    # Names of the server's tools whose every call waits for the user's approval.
+    ask_first = models.JSONField(default=list, blank=True)
+    # The server's tools as last listed: [{"name", "description", "parameters"}].
+    tools = models.JSONField(default=list, blank=True, editable=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.UNKNOWN, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers, unsealed; sealed.Unreadable if SECRET_KEY changed since they were saved."""
+        from conversations.tools.sealed import unseal
+
+        return unseal(self.sealed_headers)
+
+    @headers.setter
+    def headers(self, value: dict[str, str]) -> None:
+        from conversations.tools.sealed import seal
+
+        self.sealed_headers = seal(value or {})
+
+
+class ToolCall(models.Model):
+    """One call a reply made to a tool, in the order the model asked for them."""
+
+    class Status(models.TextChoices):
+        ASKED = "asked"  # waiting for the user's approval
+        RUNNING = "running"
+        OK = "ok"
+        ERROR = "error"
+        DENIED = "denied"
+        CANCELLED = "cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="tool_calls")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tool_calls")
+    round = models.PositiveSmallIntegerField()
+    position = models.PositiveSmallIntegerField()
+    # How much of the reply's text came before this round's calls: the replay splits it there.
+    content_offset = models.PositiveIntegerField(default=0)
+    call_id = models.CharField(max_length=64, blank=True)  # Ollama's id for the call, when it gives one
+    name = models.CharField(max_length=200)
+    source = models.CharField(max_length=100)  # "built-in" or the tool server's name
+    server = models.ForeignKey(
+        ToolServer, on_delete=models.SET_NULL, null=True, blank=True, related_name="calls"
+    )
+    arguments = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    result = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["message", "round", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["message", "round", "position"], name="tool_call_place")
+        ]
+        indexes = [models.Index(fields=["-created_at"], name="tool_call_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
+class ApiKey(models.Model):
+    """A key a user's scripts call the API with; only its hash is kept."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    # The key's first characters, to tell keys apart in lists; not enough to use it.
+    prefix = models.CharField(max_length=16)
+    # sha256 of the whole key: keys are random (256 bits), so a fast hash is enough.
+    hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    calls = models.PositiveBigIntegerField(default=0)
+    tokens = models.PositiveBigIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # The per-minute rate limit: the minute (since the epoch) being counted, and its calls.
+    window = models.BigIntegerField(default=0)
+    window_calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

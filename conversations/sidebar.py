@@ -78,8 +78,15 @@ def _after(position: Position) -> Q:
 def _find(
     *, owner_id: int, query: str = "", after: Position | None = None, limit: int = PAGE_SIZE
 ) -> QuerySet[Conversation]:
-    """The owner's conversations, pinned first then newest; `query` matches titles and message text."""
-    conversations = Conversation.objects.owned_by(owner_id)
+    """The owner's conversations that have a message, pinned first then newest; `query` matches
+    titles and message text.
+
+    One started for a send that was refused (a bad schema, a model that cannot see
+    the images) has none, and is not listed: no empty "New chat" is left behind.
+    """
+    conversations = Conversation.objects.owned_by(owner_id).filter(
+        Exists(Message.objects.filter(conversation=OuterRef("pk")))
+    )
     query = query.strip()
     if query:
         mentioned = Message.objects.filter(conversation=OuterRef("pk"), active=True, content__icontains=query)

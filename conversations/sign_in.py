@@ -1,4 +1,5 @@
-"""Sign-in throttling (django-axes): the client's address, the page of a paused sign-in, what success clears."""
+"""Sign-in throttling (django-axes): the client's address, the page of a paused sign-in, what success
+clears, and sign-ups counted like failed sign-ins."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.forms import AuthenticationForm
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db.models import Max, Q
@@ -23,6 +24,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from conversations.json_input import text_problem
+from conversations.models import SiteSettings
 
 
 class _StorableSignIn:
@@ -104,6 +106,7 @@ def lockout_response(
     minutes = max(1, math.ceil(wait / timedelta(minutes=1)))
     context = {
         "form": SignInForm(request),
+        "sign_up_open": SiteSettings.current().sign_up_open,
         "next": request.POST.get("next") or request.GET.get("next", ""),
         "retry_minutes": minutes,
     }
@@ -133,3 +136,29 @@ def clear_failures_of_the_account(
     Failures against other accounts stay, even from the same address.
     """
     AxesProxyHandler.reset_attempts(username=user.get_username())
+
+
+# Sign-ups ---------------------------------------------------------------------
+
+# In the credentials axes is given, this marks a sign-up rather than a sign-in.
+SIGN_UP = "sign_up"
+
+
+def lockout_parameters(request_or_attempt: Any, credentials: dict | None = None) -> list[str]:
+    """What failures are counted against (AXES_LOCKOUT_PARAMETERS): the account and the address,
+    each on its own; a sign-up only the address, since its username is no one's yet."""
+    if credentials and credentials.get(SIGN_UP):
+        return ["ip_address"]
+    return ["username", "ip_address"]
+
+
+def sign_up_paused(request: HttpRequest) -> bool:
+    """Too many sign-ups or failed sign-ins from this address within the cool-off."""
+    return AxesProxyHandler.is_locked(request, credentials={SIGN_UP: True})
+
+
+def count_sign_up(request: HttpRequest) -> None:
+    """Every sign-up sent counts against its address like a failed sign-in, so that nobody
+    makes accounts by the hundred. This one was let through; the next is refused on its page."""
+    user_login_failed.send(sender=__name__, credentials={SIGN_UP: True}, request=request)
+    request.axes_locked_out = False  # type: ignore[attr-defined]

@@ -208,9 +208,9 @@ async def _run(pull: Pull) -> None:
         pull.state, pull.status = "cancelled", "cancelled"
     except OllamaError as exc:
         pull.state, pull.error = "error", exc.message
-    except Exception as exc:  # never leave a pull "running" behind
+    except Exception:  # never leave a pull "running" behind
         logger.exception("Pull of %s failed", pull.model)
-        pull.state, pull.error = "error", f"The pull failed: {exc}"
+        pull.state, pull.error = "error", "The pull failed because of a problem on the server. Try again."
     finally:
         publisher.cancel()
         pull.finished_at = time.monotonic()

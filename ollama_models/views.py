@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from conversations.ollama import catalog
-from conversations.ollama.client import OllamaClient, OllamaError, get_client, model_name
+from conversations.ollama.client import OllamaClient, OllamaError, full_name, get_client, model_name
 from conversations.views.http import Refused, async_json_view, read_json_object
 
 
@@ -134,11 +134,25 @@ async def delete(request: HttpRequest) -> JsonResponse:
 
 @async_json_view("POST", staff=True)
 async def copy(request: HttpRequest) -> JsonResponse:
+    """Copy `source` to `destination`; a model already named `destination` is replaced only when
+    the request says `"overwrite": true`, so a page that has not seen it cannot replace it unasked."""
     data = read_json_object(request)
     source = _model(data.get("source"), field="source")
     destination = _model(data.get("destination"), field="destination")
+    overwrite = data.get("overwrite", False)
+    if not isinstance(overwrite, bool):
+        raise Refused("overwrite must be true or false.")
+    if full_name(source) == full_name(destination):
+        raise Refused("A model cannot be copied onto itself; give the copy another name.")
+    client = get_client()
+    if not overwrite and full_name(destination) in {
+        full_name(m.get("name") or m.get("model") or "") for m in await client.list_models()
+    }:
+        raise Refused(
+            f"Replace {full_name(destination)} with a copy of {full_name(source)}?", status=409, code="exists"
+        )
     try:
-        await get_client().copy(source=source, destination=destination)
+        await client.copy(source=source, destination=destination)
     except OllamaError as exc:
         raise _missing(exc, source) from None
     finally:

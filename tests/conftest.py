@@ -45,6 +45,23 @@ def fake_ollama_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def fake_mcp_server():
+    from tests.fake_mcp import FakeMcp
+
+    server = FakeMcp().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_mcp(fake_mcp_server):
+    fake_mcp_server.calls.clear()
+    fake_mcp_server.headers.clear()
+    fake_mcp_server.cancelled.clear()
+    yield fake_mcp_server
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_database_pool(django_db_setup, django_db_blocker):
     """On PostgreSQL the pool keeps connections open; close it before the test database is dropped."""

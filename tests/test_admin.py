@@ -394,3 +394,82 @@ def test_the_admin_checks_saved_schemas_and_preferences_like_the_chat_does(opera
         {"owner": alice.pk, "name": "s", "schema": '{"type": "no-such-type"}'},
     )
     assert response.status_code == 200 and "The schema is not valid" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_admin_search_reads_message_text_with_no_query_per_row(operator, alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = signed_in(operator)
+
+    def search(query: str) -> tuple[list[str], int]:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get("/admin/conversations/conversation/", {"q": query})
+        assert response.status_code == 200
+        return [c.title for c in response.context["cl"].result_list], len(captured)
+
+    first = Conversation.objects.create(owner=alice, title="Holiday plans")
+    for text in ("the Okapi question", "okapi again", "and an okapi once more"):
+        Message.objects.create(conversation=first, role="user", content=text)
+    Conversation.objects.create(owner=alice, title="Okapi facts")
+    search("okapi")  # the first request also reads what is cached afterwards
+    found, few = search("okapi")
+    assert sorted(found) == ["Holiday plans", "Okapi facts"]  # by text and by title, each once
+
+    for index in range(40):
+        many = Conversation.objects.create(owner=alice, title=f"Zoo {index}")
+        for turn in range(3):
+            Message.objects.create(conversation=many, role="user", content=f"okapi {turn}")
+    found, more = search("okapi")
+    assert len(found) == 42 and len(set(found)) == 42
+    assert more == few
+
+
+@pytest.mark.django_db
+def test_images_have_their_own_admin_list_shown_through_the_admins_routes(operator, alice, conversation):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from conversations.models import Image
+    from tests.helpers import png
+
+    def upload(color: str) -> Image:
+        answer = signed_in(alice).post("/images/", {"file": SimpleUploadedFile(f"{color}.png", png(color))})
+        return Image.objects.get(pk=answer.json()["id"])
+
+    question = Message.objects.create(conversation=conversation, role="user", content="Colour?")
+    sent = upload("red")
+    Image.objects.filter(pk=sent.pk).update(message=question)
+    unsent = upload("blue")
+    client = signed_in(operator)
+
+    page = client.get("/admin/conversations/image/")
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert {image.pk for image in page.context["cl"].result_list} == {sent.pk, unsent.pk}
+    assert f"/admin/conversations/conversation/images/{sent.pk}/thumbnail/" in body
+    assert f"/admin/conversations/conversation/{conversation.pk}/change/" in body and "Test chat" in body
+    assert "not sent yet" in body and "alice" in body
+    assert f'src="/images/{sent.pk}' not in body and "/media/" not in body  # never a public path
+    thumbnail = client.get(f"/admin/conversations/conversation/images/{sent.pk}/thumbnail/")
+    assert thumbnail.status_code == 200 and thumbnail["Content-Type"] == "image/webp"
+    assert b"".join(thumbnail.streaming_content)[:4] == b"RIFF"  # read to its end, which closes the file
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/admin/conversations/image/").status_code == 200
+        return len(captured)
+
+    few = queries()
+    for color in ("green", "yellow", "white", "black", "purple"):
+        Image.objects.filter(pk=upload(color).pk).update(message=question)
+    assert queries() == few
+
+
+@pytest.mark.django_db
+def test_the_image_list_is_for_staff_with_the_view_permission_only(alice, admin):
+    assert signed_in(alice).get("/admin/conversations/image/").status_code == 302
+    assert signed_in(admin).get("/admin/conversations/image/").status_code == 403

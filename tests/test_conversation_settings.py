@@ -161,3 +161,52 @@ async def test_the_context_meter_uses_num_ctx_then_the_loaded_model_then_the_max
         "source": "num_ctx",
         "full": False,
     }
+
+
+# A new chat's own settings, set before its first message ---------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_new_chat_is_created_with_its_own_settings_and_replays_them(ollama, alice):
+    client = await sync_to_async(signed_in)(alice)
+    await sync_to_async(post_json)(
+        client, "/settings/defaults/", {"system_prompt": "Default.", "keep_alive": "5m"}
+    )
+    own = {"model": "llama3.2", "system_prompt": "Answer in French.", "options": {"temperature": 0.2}}
+    response = await sync_to_async(post_json)(client, "/c/new/", own)
+    assert response.status_code == 201
+    created = response.json()
+
+    socket = await open_socket(alice, created["id"])
+    ollama.enqueue_chat("Bonjour")
+    await send(socket, type="chat", content="Hello")
+    await receive_until(socket, "done")
+    request = ollama.chat_requests()[-1].json
+    assert request["messages"][0] == {"role": "system", "content": "Answer in French."}
+    assert request["options"] == {"temperature": 0.2}
+    assert "keep_alive" not in request  # the chat's own settings replace the defaults whole
+    defaults = (await sync_to_async(client.get)("/settings/defaults/")).json()
+    assert defaults["system_prompt"] == "Default."
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ('{"system_prompt": "a\\u0000b"}', None),
+        ('{"system_prompt": "\\ud800"}', None),
+        ('{"system_prompt": 5}', "system_prompt"),
+        ('{"system_prompt": "x", "options": {"temperature": 9}}', "temperature"),
+        ('{"options": {"no_such_option": 1}}', "no_such_option"),
+        ('{"options": {"temperature": NaN}}', None),
+        ('{"keep_alive": "forever"}', "keep_alive"),
+        ('["system_prompt"]', None),
+    ],
+)
+@pytest.mark.django_db
+def test_a_new_chat_with_bad_settings_is_refused_and_not_created(alice, body, field):
+    response = signed_in(alice).post("/c/new/", body, content_type="application/json")
+    assert response.status_code == 400
+    if field is not None:
+        assert field in response.json()["errors"]
+    assert not Conversation.objects.exists()

@@ -506,3 +506,48 @@ def test_pull_and_copy_check_their_names(ollama):
     assert_error(
         request(ollama, "POST", "/api/copy", {"source": "llama3.2"}), 400, 'destination "" is invalid'
     )
+
+
+# Tools -------------------------------------------------------------------------------
+
+TOOLS = [
+    {"type": "function", "function": {"name": "add", "description": "", "parameters": {"type": "object"}}}
+]
+
+
+def test_tools_for_a_model_without_the_capability_are_a_400(ollama):
+    body = {"model": "llava:7b", "messages": USER, "tools": TOOLS}
+    assert_error(chat(ollama, body), 400, "registry.ollama.ai/library/llava:7b does not support tools")
+    assert ndjson(chat(ollama, {"model": "llava:7b", "messages": USER, "tools": []}))[-1]["done"] is True
+
+
+def test_a_tool_trigger_calls_the_tool_then_echoes_its_result(ollama):
+    question = {"role": "user", "content": 'go [[tool:add {"a": 1, "b": 2}]] [[tool:add]]'}
+    lines = ndjson(chat(ollama, {"model": "llama3.2", "messages": [question], "tools": TOOLS}))
+
+    calls = [line["message"]["tool_calls"] for line in lines if "tool_calls" in line["message"]]
+    assert [len(call) for call in calls] == [1, 1]  # each call whole, in a chunk of its own
+    first, second = calls[0][0], calls[1][0]
+    assert re.fullmatch(r"call_[0-9a-f]{8}", first["id"])
+    assert first["function"] == {"index": 0, "name": "add", "arguments": {"a": 1, "b": 2}}
+    assert second["function"] == {"index": 1, "name": "add", "arguments": {}}
+    assert all(
+        line["done"] is False and line["message"]["content"] == ""
+        for line in lines
+        if "tool_calls" in line["message"]
+    )
+    assert lines[-1]["done"] is True
+
+    results = [
+        {"role": "assistant", "content": "", "tool_calls": calls[0] + calls[1]},
+        {"role": "tool", "tool_name": "add", "content": "3"},
+        {"role": "tool", "tool_name": "add", "content": "0"},
+    ]
+    answer = ndjson(chat(ollama, {"model": "llama3.2", "messages": [question, *results], "tools": TOOLS}))
+    assert "".join(line["message"]["content"] for line in answer) == "Tool results: 3 | 0"
+
+
+def test_without_tools_a_trigger_is_only_text(ollama):
+    question = {"role": "user", "content": "[[tool:add]]"}
+    lines = ndjson(chat(ollama, {"model": "llama3.2", "messages": [question]}))
+    assert not any("tool_calls" in line["message"] for line in lines)

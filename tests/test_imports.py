@@ -309,7 +309,8 @@ def test_the_zip_export_imports_back_with_its_images_and_dates(alice, bob, conve
 
 @pytest.mark.django_db
 def test_an_imported_conversation_lands_in_its_own_date_group(alice):
-    Conversation.objects.create(owner=alice, title="Recent")
+    recent = Conversation.objects.create(owner=alice, title="Recent")
+    Message.objects.create(conversation=recent, role="user", content="Hello")
     content = export(
         message(0), created_at=STARTED.isoformat(), updated_at=(STARTED + timedelta(days=2)).isoformat()
     )
@@ -510,3 +511,61 @@ def test_a_damaged_upload_or_none_at_all_is_refused(alice, settings):
     broken = client.post("/c/import/", b"--x\r\n", content_type="multipart/form-data; boundary=")
     assert_refused(broken, "The upload is damaged", settings)
     assert_refused(client.post("/c/import/", {}), "Choose an exported .json or .zip file.", settings)
+
+
+@pytest.mark.django_db
+def test_an_exported_conversation_imports_back_with_its_branches(alice, conversation):
+    from conversations.chat import branches
+
+    def add(content, role, parent=None, *, active=True, minute=0):
+        return Message.objects.create(
+            conversation=conversation,
+            role=role,
+            content=content,
+            parent=parent,
+            reply_to=parent if role == "assistant" else None,
+            exchange=parent.exchange if role == "assistant" else Message().exchange,
+            active=active,
+            chosen=active,
+            created_at=STARTED + timedelta(minutes=minute),
+        )
+
+    q1 = add("Q1", "user")
+    a1 = add("A1", "assistant", q1, minute=1)
+    q2 = add("Q2", "user", a1, active=False, minute=2)
+    add("A2", "assistant", q2, active=False, minute=3)
+    edited = add("Q2 edited", "user", a1, minute=4)
+    Message.objects.filter(pk=edited.pk).update(exchange=q2.exchange)
+    add("B2", "assistant", Message.objects.get(pk=edited.pk), minute=5)
+    client = signed_in(alice)
+    exported = client.get(f"/c/{conversation.pk}/export.json").content
+
+    copy = Conversation.objects.get(pk=upload(client, exported).json()["id"])
+    a2_copy = copy.messages.get(content="A2")
+    branches.switch_version(conversation_id=copy.pk, reply_id=a2_copy.pk)
+    shown = list(copy.messages.filter(active=True).values_list("content", flat=True))
+    assert shown == ["Q1", "A1", "Q2", "A2"]
+    parents = {
+        m.content: m.parent.content if m.parent else None for m in copy.messages.select_related("parent")
+    }
+    assert parents == {"Q1": None, "A1": "Q1", "Q2": "A1", "A2": "Q2", "Q2 edited": "A1", "B2": "Q2 edited"}
+
+
+@pytest.mark.django_db
+def test_an_export_from_before_branches_imports_as_one_branch(alice):
+    content = export(
+        message(0),
+        message(1, role="assistant", content="answer 1", reply_to="m0"),
+        message(2),
+        message(3, role="assistant", content="answer 3", reply_to="m2"),
+    )
+    copy = Conversation.objects.get(pk=upload(signed_in(alice), content).json()["id"])
+    parents = {
+        m.content: m.parent.content if m.parent else None for m in copy.messages.select_related("parent")
+    }
+    assert parents == {
+        "question 0": None,
+        "answer 1": "question 0",
+        "question 2": "answer 1",
+        "answer 3": "question 2",
+    }

@@ -21,7 +21,13 @@ from conversations import json_input, json_stream
         ('{"\\u0000": 1}', "contains a NUL character in a key at $."),
         ("[" * 100_000 + "]" * 100_000, "is nested too deeply"),
         ("[" * 200 + "]" * 200, "is nested too deeply"),
-        ('{"a":', "is not valid JSON (expecting value at line 1, column 6)."),
+        ('{"a":', "is not valid JSON (it ends too early)."),
+        ("", "is not valid JSON (it is empty)."),
+        ('{"a": }', "is not valid JSON (a value is missing or is not JSON at line 1, column 7)."),
+        ('{"a": 1,}', "is not valid JSON (a key in double quotes is expected at line 1, column 9)."),
+        ("[1 2]", "is not valid JSON (a comma is missing at line 1, column 4)."),
+        ("{} x", "is not valid JSON (there is more after its end, at line 1, column 4)."),
+        ('{"a": "abc}', "is not valid JSON (the text that starts at line 1, column 7 is never closed"),
         ("9" * 5000, "is not valid JSON (a number has too many digits)."),
     ],
 )
@@ -30,6 +36,7 @@ def test_refused_with_where(raw, expected):
         json_input.loads(raw, what="The frame")
     assert refused.value.message.startswith("The frame ")
     assert expected in refused.value.message
+    assert "char " not in refused.value.message and "Expecting" not in refused.value.message
 
 
 def test_bytes_that_are_not_utf8():

@@ -185,3 +185,51 @@ def test_changes_need_the_csrf_token(admin, ollama):
     ]:
         assert post(client, url, body).status_code == 403, url
     assert not ollama.chat_requests() and ollama.find_model("llava:7b") is not None
+
+
+@pytest.mark.django_db
+def test_copying_onto_an_installed_model_needs_the_request_to_say_so(client, admin, ollama):
+    client.force_login(admin)
+    before = ollama.find_model("llava:7b")["digest"]
+
+    refused = post(client, "/models/copy/", {"source": "llama3.2", "destination": "llava:7b"})
+
+    assert refused.status_code == 409
+    assert error_of(refused) == {
+        "code": "exists",
+        "message": "Replace llava:7b with a copy of llama3.2:latest?",
+    }
+    assert not ollama.requests_to("/api/copy")
+    assert ollama.find_model("llava:7b")["digest"] == before
+
+    meant = post(
+        client, "/models/copy/", {"source": "llama3.2", "destination": "llava:7b", "overwrite": True}
+    )
+
+    assert meant.status_code == 201
+    assert ollama.find_model("llava:7b")["digest"] == ollama.find_model("llama3.2")["digest"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"source": "llama3.2", "destination": "llama3.2:latest"}, "A model cannot be copied onto itself"),
+        (
+            {"source": "llama3.2", "destination": "new", "overwrite": "yes"},
+            "overwrite must be true or false.",
+        ),
+        ({"source": "llama3.2", "destination": "new", "overwrite": 1}, "overwrite must be true or false."),
+        ({"source": "llama3.2", "destination": "a\x00b"}, "contains a NUL character at $.destination."),
+        ({"source": "llama3.2", "destination": "a\ud800b"}, "contains a lone surrogate"),
+        ({"source": "llama3.2", "destination": "x" * 10_000}, "Destination: that is not a valid model name."),
+    ],
+)
+def test_a_copy_that_makes_no_sense_is_refused(client, admin, ollama, body, expected):
+    client.force_login(admin)
+
+    response = post(client, "/models/copy/", body)
+
+    assert response.status_code == 400
+    assert expected in error_of(response)["message"]
+    assert not ollama.requests_to("/api/copy")

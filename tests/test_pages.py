@@ -74,7 +74,9 @@ def test_sign_in_and_out(client, alice):
 def test_the_sidebar_lists_only_my_conversations_newest_first(client, alice, bob):
     older = Conversation.objects.create(owner=alice, title="Older")
     newer = Conversation.objects.create(owner=alice, title="Newer")
-    Conversation.objects.create(owner=bob, title="Bob's secret")
+    secret = Conversation.objects.create(owner=bob, title="Bob's secret")
+    for conversation in (older, newer, secret):
+        Message.objects.create(conversation=conversation, role="user", content="Hello")
     # Set apart explicitly: two saves in a row may read the same time from the clock.
     Conversation.objects.filter(pk=older.pk).update(updated_at=datetime(2026, 5, 1, 9, 0, tzinfo=UTC))
     Conversation.objects.filter(pk=newer.pk).update(updated_at=datetime(2026, 5, 1, 9, 1, tzinfo=UTC))

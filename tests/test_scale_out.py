@@ -343,3 +343,33 @@ async def test_one_model_pulled_from_two_workers_at_once_is_pulled_once(
     assert not [frame for frame in frames if frame["type"] == "error"]
     assert len({frame["pull"]["id"] for frame in frames}) == 1
     assert frames[-1]["pull"]["state"] == "success"
+
+
+async def test_a_call_waiting_for_approval_is_allowed_from_a_tab_on_another_worker(
+    ollama, fake_mcp, alice, conversation, start_worker, open_tab
+):
+    from conversations.models import ToolServer
+
+    server = await ToolServer.objects.acreate(
+        name="fake",
+        url=fake_mcp.url,
+        ask_first=["echo"],
+        state="up",
+        tools=[{"name": "echo", "description": "", "parameters": {"type": "object"}}],
+    )
+    await server.users.aadd(alice)
+    conversation.tools = [f"mcp:{server.pk}:echo"]
+    await conversation.asave()
+    first, second = start_worker("one"), start_worker("two")
+    sender = await open_tab(first, alice, conversation)
+    approver = await open_tab(second, alice, conversation)
+
+    await sender.send(type="chat", content='[[tool:echo {"text": "across"}]]')
+    asked = (await approver.until("tool"))[-1]["call"]
+    assert asked["status"] == "asked" and fake_mcp.calls == []
+    await approver.send(type="approve", call_id=asked["id"])
+    frames = await sender.until("done")
+
+    assert [frame["call"]["status"] for frame in frames if frame["type"] == "tool"][-1] == "ok"
+    assert frames[-1]["message"]["content"] == "Round 1. Tool results: echo: across"
+    assert fake_mcp.calls == [("echo", {"text": "across"})]

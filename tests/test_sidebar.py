@@ -46,6 +46,7 @@ def make_conversations(
     created = Conversation.objects.bulk_create(
         Conversation(owner=owner, title=f"{title} {i:03d}", pinned=i < pinned) for i in range(count)
     )
+    Message.objects.bulk_create(Message(conversation=c, role="user", content="Hello") for c in created)
     for run in range(0, count, tie):
         ids = [c.pk for c in created[run : run + tie]]
         Conversation.objects.filter(pk__in=ids).update(updated_at=start - timedelta(hours=run))
@@ -74,9 +75,11 @@ def walk(client: Client, **params) -> list[dict]:
 @pytest.mark.django_db
 def test_search_matches_titles_and_message_text_of_my_conversations_only(alice, bob):
     recipes = Conversation.objects.create(owner=alice, title="Pasta recipes")
+    Message.objects.create(conversation=recipes, role="user", content="Carbonara?")
     physics = Conversation.objects.create(owner=alice, title="Physics")
     Message.objects.create(conversation=physics, role="user", content="Explain QUANTUM tunnelling")
-    Conversation.objects.create(owner=bob, title="Bob's quantum notes")
+    bobs = Conversation.objects.create(owner=bob, title="Bob's quantum notes")
+    Message.objects.create(conversation=bobs, role="user", content="quantum")
     hidden = Conversation.objects.create(owner=alice, title="Old")
     Message.objects.create(conversation=hidden, role="user", content="quantum", active=False)
     client = signed_in(alice)
@@ -158,6 +161,8 @@ def test_the_sidebar_follows_the_browsers_time_zone(alice):
     # their group is a month's name, whatever the date today.
     late = Conversation.objects.create(owner=alice, title="Late")
     early = Conversation.objects.create(owner=alice, title="Early")
+    for conversation in (late, early):
+        Message.objects.create(conversation=conversation, role="user", content="Hello")
     Conversation.objects.filter(pk=late.pk).update(updated_at=datetime(2020, 1, 31, 23, 30, tzinfo=UTC))
     Conversation.objects.filter(pk=early.pk).update(updated_at=datetime(2020, 3, 1, 2, 0, tzinfo=UTC))
     client = signed_in(alice)
@@ -299,3 +304,14 @@ def test_a_chat_page_with_few_conversations_renders_them_all(alice):
     assert html.count('class="conv-item"') == 3
     assert "data-next" not in html
     assert signed_in(alice).get("/c/").json()["next"] is None
+
+
+@pytest.mark.django_db
+def test_a_conversation_without_a_message_is_not_listed(alice):
+    """A send refused before it started leaves a conversation with no message: no empty "New chat"."""
+    listed = make_conversations(alice, 2)
+    Conversation.objects.create(owner=alice, model="llama3.2")
+    client = signed_in(alice)
+
+    assert ids_of(client.get("/c/").json()) == [str(pk) for pk in listed]
+    assert client.get("/").content.decode().count('class="conv-item"') == 2

@@ -11,6 +11,8 @@ from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from conversations.sign_in import SIGN_UP, lockout_parameters
+
 pytestmark = pytest.mark.django_db
 
 ALICE_HOME = "203.0.113.10"
@@ -48,7 +50,8 @@ def age_attempts(by: timedelta) -> None:
 def test_the_limit_and_the_cool_off_come_from_the_settings(settings):
     assert settings.AXES_FAILURE_LIMIT == 5
     assert settings.AXES_COOLOFF_TIME == timedelta(minutes=15)
-    assert settings.AXES_LOCKOUT_PARAMETERS == ["username", "ip_address"]
+    assert lockout_parameters(None, {"username": "alice"}) == ["username", "ip_address"]
+    assert lockout_parameters(None, {SIGN_UP: True}) == ["ip_address"]  # sign-ups: the address only
     assert settings.AUTHENTICATION_BACKENDS[0] == "axes.backends.AxesStandaloneBackend"
 
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from conversations.templatetags.modules import imports_of
+
 JS = Path(__file__).resolve().parent.parent / "static" / "js"
-IMPORT = re.compile(
-    r"""^\s*(?:import|export)\b[^"';]*?\bfrom\s*["']([^"']+)["']|^\s*import\s*["']([^"']+)["']""", re.M
-)
 
 
 def imports() -> dict[Path, list[Path]]:
     graph = {}
     for module in sorted(JS.rglob("*.js")):
-        found = IMPORT.findall(module.read_text(encoding="utf-8"))
-        graph[module] = [(module.parent / (a or b)).resolve() for a, b in found]
+        found = imports_of(module.read_text(encoding="utf-8"))
+        graph[module] = [(module.parent / specifier).resolve() for specifier in found]
     return graph
 
 
@@ -77,3 +76,21 @@ def test_modules_import_no_cycle():
 def test_modules_live_in_their_page_or_lib():
     assert not list(JS.glob("*.js"))
     assert {p.name for p in JS.iterdir() if p.is_dir()} == {"lib", "chat", "models"}
+
+
+def test_each_page_preloads_every_module_its_entry_imports(client, alice):
+    """The modulepreload links (one request per module, all at once) cover the whole
+    import graph, so no module is left to be found one level at a time."""
+    client.force_login(alice)
+    graph = imports()
+    for url, entry in (("/", JS / "chat" / "main.js"), ("/models/", JS / "models" / "main.js")):
+        reachable, todo = set(), [entry]
+        while todo:
+            for target in graph[todo.pop()]:
+                if target not in reachable:
+                    reachable.add(target)
+                    todo.append(target)
+        html = client.get(url).content.decode()
+        preloaded = set(re.findall(r'<link rel="modulepreload" href="/static/js/([^"]+)">', html))
+        assert len(reachable) > 3
+        assert preloaded == {str(path.relative_to(JS)) for path in reachable}

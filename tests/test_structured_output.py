@@ -107,12 +107,10 @@ def test_a_conforming_reply_is_valid():
 
 
 def test_a_reply_that_is_not_json_reports_where():
-    result = evaluate('{"name": "Ada",', PERSON)
+    result = evaluate('{"name": "Ada",', PERSON)  # cut short, as a reply that hit its token limit
     assert result["valid"] is False and result["data"] is None
     assert result["errors"][0]["path"] == "$"
-    assert result["errors"][0]["message"] == (
-        "The reply is not valid JSON (expecting property name enclosed in double quotes at line 1, column 16)."
-    )
+    assert result["errors"][0]["message"] == ("The reply is not valid JSON (it ends too early).")
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,7 @@ async def test_edit_the_last_question_and_flip_back(ollama, alice, conversation)
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_versions_are_refused_while_streaming_and_for_older_exchanges(ollama, alice, conversation):
+async def test_versions_are_refused_while_streaming_and_for_what_is_not_a_reply(ollama, alice, conversation):
     socket = await open_socket(alice, conversation.pk)
     ollama.enqueue_chat("one")
     await send(socket, type="chat", content="first")
@@ -76,7 +76,10 @@ async def test_versions_are_refused_while_streaming_and_for_older_exchanges(olla
 
     await send(socket, type="regenerate")
     assert (await receive_until(socket, "error"))[-1]["code"] == "busy"
-    await receive_until(socket, "done")
     await send(socket, type="switch_version", message_id=old["id"])
-    assert (await receive_until(socket, "error"))[-1]["code"] == "invalid"
+    assert (await receive_until(socket, "error"))[-1]["code"] == "busy"
+    await receive_until(socket, "done")
+    for not_a_reply in (str(conversation.pk), "00000000-0000-0000-0000-000000000001"):
+        await send(socket, type="switch_version", message_id=not_a_reply)
+        assert (await receive_until(socket, "error"))[-1]["code"] == "invalid"
     await socket.disconnect()

@@ -7,14 +7,16 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from conversations.chat import events, liveness, replies, starts, timeline
+from conversations.chat import branches, events, launch, liveness, replies, timeline
 from conversations.chat.frames import (
+    parse_approval_frame,
     parse_chat_frame,
     parse_message_id,
     parse_regenerate_frame,
     parse_sync_frame,
 )
 from conversations.sockets import FrameError, JsonSocket, error_frame
+from conversations.tools import records
 
 
 class ChatConsumer(JsonSocket):
@@ -56,7 +58,7 @@ class ChatConsumer(JsonSocket):
         match content.get("type"):
             case "chat" | "edit":
                 request = parse_chat_frame(content)
-                await starts.start(
+                await launch.start(
                     conversation_id=self.conversation_id,
                     content=request.content,
                     model=request.model,
@@ -64,20 +66,41 @@ class ChatConsumer(JsonSocket):
                     mode="new" if content["type"] == "chat" else "edit",
                     image_ids=request.image_ids if content["type"] == "chat" else (),
                     format=request.format,
+                    time_zone=self.time_zone(),
+                    message_id=request.message_id if content["type"] == "edit" else None,
                 )
             case "regenerate":
                 request = parse_regenerate_frame(content)
-                await starts.start(
+                await launch.start(
                     conversation_id=self.conversation_id,
                     content="",
                     model=request.model,
                     mode="regenerate",
                     format=request.format,
+                    time_zone=self.time_zone(),
+                    message_id=request.message_id,
+                )
+            case "continue":
+                await launch.start(
+                    conversation_id=self.conversation_id,
+                    content="",
+                    model="",
+                    mode="continue",
+                    message_id=parse_message_id(content.get("message_id")),
+                    time_zone=self.time_zone(),
                 )
             case "switch_version":
                 reply_id = parse_message_id(content.get("message_id"))
-                await database_sync_to_async(replies.switch_version)(
+                await database_sync_to_async(branches.switch_version)(
                     conversation_id=self.conversation_id, reply_id=reply_id
+                )
+                await events.publish_history(self.conversation_id)
+            case "approve" | "deny":
+                await self.approve(parse_approval_frame(content), allow=content["type"] == "approve")
+            case "delete":
+                message_id = parse_message_id(content.get("message_id"))
+                await database_sync_to_async(branches.delete_exchange)(
+                    conversation_id=self.conversation_id, message_id=message_id
                 )
                 await events.publish_history(self.conversation_id)
             case "stop":
@@ -96,6 +119,20 @@ class ChatConsumer(JsonSocket):
         if reply_id is None:
             raise FrameError("not_streaming", "No reply is being written.")
         await events.request_stop(self.conversation_id)
+
+    async def approve(self, call_id: uuid.UUID, *, allow: bool) -> None:
+        """Answer a call waiting for approval in this conversation; the reply task, on whichever
+        worker runs it, hears it on its control channel."""
+        waiting = await database_sync_to_async(records.waiting_call)(
+            call_id=call_id, conversation_id=self.conversation_id
+        )
+        if not waiting:
+            raise FrameError("not_waiting", "No tool call of this conversation waits for that answer.")
+        await events.request_approval(self.conversation_id, call_id=call_id, allow=allow)
+
+    def time_zone(self) -> str:
+        """The browser's time zone, as the page keeps it in the `tz` cookie (checked where it is used)."""
+        return str(self.scope.get("cookies", {}).get("tz", ""))[:64]
 
     async def sync(self, after: str | None) -> None:
         await liveness.interrupt_dead(self.conversation_id)
@@ -150,6 +187,12 @@ class ChatConsumer(JsonSocket):
 
     async def reply_done(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "done", "message": event["message"]})
+
+    async def reply_tool(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "tool", "message_id": event["message_id"], "call": event["call"]})
+
+    async def reply_note(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "note", "message_id": event["message_id"], "text": event["text"]})
 
     async def reply_error(self, event: dict[str, Any]) -> None:
         await self.send_json(error_frame(event["code"], event["message"], event["message_id"]))

@@ -3,7 +3,7 @@ builder for each event. This is the only module that names them.
 
 Tabs are members of the conversation's group; the reply task listens on the
 control group. A reply's own events (started, deltas, snapshot, done, error)
-are sent by chat/generation.py and chat/starts.py with the builders here; the
+are sent by chat/generation.py and chat/launch.py with the builders here; the
 publish_* and request_* functions send the rest.
 """
 
@@ -17,6 +17,7 @@ from channels.layers import get_channel_layer
 
 from conversations.chat import timeline
 from conversations.chat.timeline import MessageData
+from conversations.tools.records import ToolCallData
 
 
 def conversation_group(conversation_id: uuid.UUID) -> str:
@@ -95,6 +96,30 @@ def reply_error(*, code: str, message: str, message_id: str) -> ReplyError:
     return {"type": "reply.error", "code": code, "message": message, "message_id": message_id}
 
 
+class ReplyTool(TypedDict):
+    """A tool call of the reply began, waits for approval, or ended; a tab shows the latest state by id."""
+
+    type: Literal["reply.tool"]
+    message_id: str
+    call: ToolCallData
+
+
+def reply_tool(*, message_id: str, call: ToolCallData) -> ReplyTool:
+    return {"type": "reply.tool", "message_id": message_id, "call": call}
+
+
+class ReplyNote(TypedDict):
+    """Something the reply says about its tools apart from a call (a server down)."""
+
+    type: Literal["reply.note"]
+    message_id: str
+    text: str
+
+
+def reply_note(*, message_id: str, text: str) -> ReplyNote:
+    return {"type": "reply.note", "message_id": message_id, "text": text}
+
+
 class ConversationHistory(TypedDict):
     type: Literal["conversation.history"]
     messages: list[MessageData]
@@ -131,6 +156,14 @@ class ReplyFinished(TypedDict):
 REPLY_FINISHED: ReplyFinished = {"type": "reply.finished"}
 
 
+class ReplyApproval(TypedDict):
+    """A tab of the owner allowed or denied a call that waits for approval."""
+
+    type: Literal["reply.approval"]
+    call_id: str
+    allow: bool
+
+
 # Sending ----------------------------------------------------------------------------
 
 
@@ -141,6 +174,11 @@ async def request_stop(conversation_id: uuid.UUID) -> None:
 
 async def request_snapshot(conversation_id: uuid.UUID, reply_channel: str) -> None:
     event: ReplySync = {"type": "reply.sync", "reply_channel": reply_channel}
+    await get_channel_layer().group_send(control_group(conversation_id), event)
+
+
+async def request_approval(conversation_id: uuid.UUID, *, call_id: uuid.UUID, allow: bool) -> None:
+    event: ReplyApproval = {"type": "reply.approval", "call_id": str(call_id), "allow": allow}
     await get_channel_layer().group_send(control_group(conversation_id), event)
 
 

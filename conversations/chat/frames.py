@@ -21,6 +21,7 @@ class ChatRequest:
     client_id: str
     image_ids: tuple[uuid.UUID, ...] = ()
     format: str | dict[str, Any] | None = None
+    message_id: uuid.UUID | None = None  # the message an edit or a regenerate is about; None: the last
 
 
 def parse_chat_frame(frame: dict[str, Any]) -> ChatRequest:
@@ -48,6 +49,7 @@ def parse_chat_frame(frame: dict[str, Any]) -> ChatRequest:
         client_id=client_id,
         image_ids=parse_image_ids(frame.get("images")),
         format=parse_format(frame.get("format")),
+        message_id=parse_optional_message_id(frame.get("message_id")),
     )
 
 
@@ -90,11 +92,31 @@ def parse_regenerate_frame(frame: dict[str, Any]) -> ChatRequest:
         model = model_name(frame.get("model"), optional=True)
     except ValueError as exc:
         raise FrameError("invalid", str(exc)) from None
-    return ChatRequest(content="", model=model, client_id="", format=parse_format(frame.get("format")))
+    return ChatRequest(
+        content="",
+        model=model,
+        client_id="",
+        format=parse_format(frame.get("format")),
+        message_id=parse_optional_message_id(frame.get("message_id")),
+    )
 
 
 def parse_message_id(value: Any) -> uuid.UUID:
+    if not isinstance(value, str) or len(value) > 64:
+        raise FrameError("invalid", "message_id must be a message id.")
     try:
-        return uuid.UUID(str(value))
+        return uuid.UUID(value)
     except ValueError:
         raise FrameError("invalid", "message_id must be a message id.") from None
+
+
+def parse_approval_frame(frame: dict[str, Any]) -> uuid.UUID:
+    """The tool call an `approve` or `deny` frame answers."""
+    try:
+        return uuid.UUID(str(frame.get("call_id")))
+    except ValueError:
+        raise FrameError("invalid", "call_id must be the id of a tool call.") from None
+
+
+def parse_optional_message_id(value: Any) -> uuid.UUID | None:
+    return None if value is None else parse_message_id(value)

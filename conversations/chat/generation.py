@@ -3,7 +3,7 @@
 The task belongs to no socket. It publishes to the conversation's group, so any
 number of tabs (on any worker, with Redis) watch it, and it goes on when they
 all close. It listens for stop and sync requests on its own control channel.
-chat/starts.py starts it; its events are built in chat/events.py.
+chat/launch.py starts it; its events are built in chat/events.py.
 """
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ from django.conf import settings
 from conversations.chat import events, liveness, replies, titles
 from conversations.chat.liveness import running
 from conversations.chat.timeline import MessageData
+from conversations.chat.tool_rounds import ToolRounds
 from conversations.models import Message
 from conversations.ollama import catalog
 from conversations.ollama.client import OllamaError, get_client
+from conversations.tools.builtins import Caller
+from conversations.tools.registry import ToolSpec
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +50,16 @@ def frame_interval() -> float:
 
 
 class Generation:
-    def __init__(self, *, conversation_id: uuid.UUID, reply: MessageData, payload: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        *,
+        conversation_id: uuid.UUID,
+        reply: MessageData,
+        payload: dict[str, Any],
+        tools: list[ToolSpec] | None = None,
+        caller: Caller | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
         self.conversation_id = conversation_id
         self.reply = reply
         self.reply_id = uuid.UUID(reply["id"])
@@ -56,8 +68,9 @@ class Generation:
         self.layer = get_channel_layer()
         self.task: asyncio.Task[None] | None = None
         # Text already published, as parts, and text received but not yet published.
-        self.content: list[str] = []
-        self.thinking: list[str] = []
+        # A continued reply starts with the text it already had.
+        self.content: list[str] = [reply["content"]] if reply["content"] else []
+        self.thinking: list[str] = [reply["thinking"]] if reply["thinking"] else []
         self.pending_content: list[str] = []
         self.pending_thinking: list[str] = []
         self.seq = 0
@@ -69,8 +82,16 @@ class Generation:
         self.next_frame_at = 0.0  # loop time at which the publisher may send the next frame
         self._stream_task: asyncio.Task[None] | None = None
         # What the last checkpoint saved, and when (time.monotonic()).
-        self.saved_length = 0
+        self.saved_length = len(reply["content"]) + len(reply["thinking"])
         self.saved_at = time.monotonic()
+        # Events the publisher sends after the text received before them (tool calls).
+        self.pending_events: list[Any] = []
+        # A reply with tools (or notes about them) has their rounds; a plain reply has none.
+        self.rounds: ToolRounds | None = None
+        if tools or notes:
+            self.rounds = ToolRounds(
+                message_id=reply["id"], tools=tools or [], caller=caller, notes=notes or [], queue=self._queue
+            )
 
     # The reply's life -------------------------------------------------------
 
@@ -82,6 +103,8 @@ class Generation:
         status, error = await self._stream()
         message: MessageData | None = None
         try:
+            if self.rounds is not None:
+                self.rounds.end_open_calls()
             self.reading_done = True
             self.received.set()
             self._end_pause()
@@ -94,6 +117,8 @@ class Generation:
                 status=status,
                 error=error.message if error else "",
                 stats=self.stats,
+                calls=self.rounds.calls if self.rounds else None,
+                notes=self.rounds.notes if self.rounds else None,
             )
         except Exception:
             logger.exception("Saving reply %s failed", self.reply_id)
@@ -150,36 +175,58 @@ class Generation:
             return Message.Status.INTERRUPTED, OllamaError("upstream", replies.INTERRUPTED)
         except OllamaError as exc:
             return Message.Status.ERROR, exc
-        except Exception as exc:  # never leave a reply "streaming" behind
+        except Exception:  # never leave a reply "streaming" behind
             logger.exception("Reply %s failed", self.reply_id)
-            return Message.Status.ERROR, OllamaError("upstream", f"The reply failed: {exc}")
+            return Message.Status.ERROR, OllamaError("upstream", replies.FAILED)
         return Message.Status.COMPLETE, None
 
     async def _read(self) -> None:
         loop = asyncio.get_running_loop()
-        waiting_since = loop.time()
         payload = await catalog.without_images_unless_seeing(get_client(), self.payload)
-        async for chunk in get_client().stream_chat(payload):
-            if chunk.thinking:
-                self.pending_thinking.append(chunk.thinking)
-            text = chunk.content
-            if text and not self.content and not self.pending_content:
-                # Models often begin with " " or a newline: trimmed here, where the text is
-                # kept, so the page, the saved reply, exports and the replay all agree.
-                text = text.lstrip()
-            if text:
-                self.pending_content.append(text)
-            if chunk.done:
-                self.stats = chunk.stats
-            if chunk.thinking or chunk.content:
-                self.received.set()
-            now = loop.time()
-            if now - waiting_since > TRICKLE_SECONDS and not chunk.done:
-                # Tokens trickle in, each in its own read of the socket: rest until
-                # the next frame is due, so one read then takes all that came meanwhile.
-                await asyncio.sleep(max(self.next_frame_at - now, 0.0))
+        if self.rounds is not None:
+            payload = await self.rounds.offer(payload)
+        for number in range(settings.MAX_TOOL_ROUNDS + 1):
+            asked: list[dict[str, Any]] = []
+            waiting_since = loop.time()
+            async for chunk in get_client().stream_chat(payload):
+                if chunk.thinking:
+                    self.pending_thinking.append(chunk.thinking)
+                text = chunk.content
+                if text and not self.content and not self.pending_content:
+                    # Models often begin with " " or a newline: trimmed here, where the text is
+                    # kept, so the page, the saved reply, exports and the replay all agree.
+                    text = text.lstrip()
+                if text:
+                    self.pending_content.append(text)
+                if chunk.done:
+                    self.stats = chunk.stats
+                if chunk.thinking or chunk.content:
+                    self.received.set()
+                if chunk.tool_calls:
+                    asked += chunk.tool_calls
                 now = loop.time()
-            waiting_since = now
+                if now - waiting_since > TRICKLE_SECONDS and not chunk.done:
+                    # Tokens trickle in, each in its own read of the socket: rest until
+                    # the next frame is due, so one read then takes all that came meanwhile.
+                    await asyncio.sleep(max(self.next_frame_at - now, 0.0))
+                    now = loop.time()
+                waiting_since = now
+            if not asked or self.rounds is None or not self.rounds.tools:
+                return
+            if number == settings.MAX_TOOL_ROUNDS:
+                raise OllamaError(
+                    "tool_rounds",
+                    f"The model was still calling tools after {settings.MAX_TOOL_ROUNDS} rounds, "
+                    "so the reply was ended there.",
+                )
+            content = "".join(self.content + self.pending_content)
+            payload = await self.rounds.run_round(payload, number, asked, content)
+
+    def _queue(self, event: Any) -> None:
+        """An event the publisher sends after the text received so far, so tabs see them in order."""
+        self.pending_events.append(event)
+        self.received.set()
+        self._end_pause()
 
     async def _announce(self, message: MessageData | None, status: str, error: OllamaError | None) -> None:
         if error is not None and status == Message.Status.ERROR:
@@ -240,6 +287,8 @@ class Generation:
                 self.group,
                 events.reply_delta(kind=kind, message_id=self.reply["id"], seq=self.seq, content=delta),
             )
+        while self.pending_events:  # tool events, after the text that came before them
+            await self.layer.group_send(self.group, self.pending_events.pop(0))
 
     # Saving the partial text, and the heartbeat that shows a writer is alive --
 
@@ -271,11 +320,16 @@ class Generation:
                         await self.layer.send(event["reply_channel"], self._snapshot())
                     except Exception:  # a tab that asked and left; the reply goes on
                         logger.warning("Could not send a snapshot of reply %s", self.reply_id)
+                case "reply.approval":
+                    if self.rounds is not None:
+                        self.rounds.decide(str(event.get("call_id")), allow=bool(event.get("allow")))
                 case "reply.finished":
                     return
 
     def _snapshot(self) -> events.ReplySnapshot:
         message = {**self.reply, "content": "".join(self.content), "thinking": "".join(self.thinking)}
+        if self.rounds is not None:
+            message.update(self.rounds.shown())
         return events.reply_snapshot(message, seq=self.seq)
 
 

@@ -57,12 +57,13 @@ def is_alive(message: Message) -> bool:
     A live writer saves the reply at least every few checkpoint intervals, so
     a reply that stopped moving lost its writer. With the in-memory channel
     layer there is only this process, so a reply it is not running and that
-    is older than the process is certainly dead.
+    was last saved before the process started is certainly dead. (Saved, not
+    created: a reply from before a restart may be continued now.)
     """
     writer = running.get(message.conversation_id)
     if writer is not None and writer.reply_id == message.pk:
         return True
-    if isinstance(get_channel_layer(), InMemoryChannelLayer) and message.created_at < PROCESS_STARTED:
+    if isinstance(get_channel_layer(), InMemoryChannelLayer) and message.saved_at < PROCESS_STARTED:
         return False
     stale_after = timedelta(seconds=settings.REPLY_CHECKPOINT_SECONDS * STALE_INTERVALS)
     return message.saved_at > timezone.now() - stale_after

@@ -8,12 +8,69 @@ from typing import Any
 from django.db.models import Exists, OuterRef
 
 from conversations.images import base64_for_ollama, images_by_message
-from conversations.models import Conversation, Image, Message
+from conversations.models import Conversation, Image, Message, ToolCall
 from conversations.options import keep_alive_for_ollama
+from conversations.tools.records import calls_of
+
+DENIED = "The user denied this call."
+CANCELLED = "The call was cancelled before it returned."
+
+
+def result_for_model(call: ToolCall) -> str:
+    """What the model is told a call gave: its result, its error, or why there is none."""
+    if call.status == ToolCall.Status.OK:
+        return call.result
+    if call.status == ToolCall.Status.ERROR:
+        return f"Error: {call.error}"
+    if call.status == ToolCall.Status.DENIED:
+        return DENIED
+    return CANCELLED
+
+
+def round_messages(text: str, calls: list[ToolCall]) -> list[dict[str, Any]]:
+    """One round of a reply as Ollama's tool loop has it: the assistant's text with the calls it
+    asked for, then one `tool` message per call, in order."""
+    asked = []
+    for call in calls:
+        entry: dict[str, Any] = {"function": {"name": call.name, "arguments": call.arguments}}
+        if call.call_id:
+            entry["id"] = call.call_id
+        asked.append(entry)
+    messages: list[dict[str, Any]] = [{"role": "assistant", "content": text, "tool_calls": asked}]
+    for call in calls:
+        result: dict[str, Any] = {"role": "tool", "tool_name": call.name, "content": result_for_model(call)}
+        if call.call_id:
+            result["tool_call_id"] = call.call_id
+        messages.append(result)
+    return messages
+
+
+def reply_with_tools(content: str, calls: list[ToolCall]) -> list[dict[str, Any]]:
+    """A saved reply that called tools, expanded round by round; its text is split where each round's calls came."""
+    messages: list[dict[str, Any]] = []
+    start = 0
+    by_round: dict[int, list[ToolCall]] = defaultdict(list)
+    for call in calls:
+        by_round[call.round].append(call)
+    for number in sorted(by_round):
+        offset = min(by_round[number][0].content_offset, len(content))
+        messages += round_messages(content[start:offset], by_round[number])
+        start = max(start, offset)
+    if content[start:]:
+        messages.append({"role": "assistant", "content": content[start:]})
+    return messages
 
 
 def build_chat_request(conversation: Conversation, *, before: Message) -> dict[str, Any]:
     return build_chat_requests([(conversation, before)])[0]
+
+
+def build_continue_request(conversation: Conversation, reply: Message) -> dict[str, Any]:
+    """The request that makes the model go on with `reply`: Ollama continues a conversation
+    that ends with the assistant's own partial message rather than answering it anew."""
+    payload = build_chat_request(conversation, before=reply)
+    payload["messages"].append({"role": "assistant", "content": reply.content})
+    return payload
 
 
 def build_chat_requests(replies: list[tuple[Conversation, Message]]) -> list[dict[str, Any]]:
@@ -28,14 +85,19 @@ def build_chat_requests(replies: list[tuple[Conversation, Message]]) -> list[dic
             conversation_id__in=[conversation.pk for conversation, _ in replies], active=True
         )
         .exclude(status__in=[Message.Status.ERROR, Message.Status.STREAMING])
-        .annotate(has_images=Exists(Image.objects.filter(message=OuterRef("pk"))))
+        .annotate(
+            has_images=Exists(Image.objects.filter(message=OuterRef("pk"))),
+            has_calls=Exists(ToolCall.objects.filter(message=OuterRef("pk"))),
+        )
         .order_by("created_at", "id")
-        .values_list("conversation_id", "id", "role", "content", "has_images", "created_at")
+        .values_list("conversation_id", "id", "role", "content", "has_images", "created_at", "has_calls")
     )
     by_conversation: dict[Any, list[tuple[Any, ...]]] = defaultdict(list)
     for row in rows:
         by_conversation[row[0]].append(row)
     images = images_by_message(row[1] for row in rows if row[4])
+    with_calls = [row[1] for row in rows if row[6]]
+    calls = calls_of(with_calls) if with_calls else {}
     requests = []
     for conversation, before in replies:
         earlier = [
@@ -43,7 +105,7 @@ def build_chat_requests(replies: list[tuple[Conversation, Message]]) -> list[dic
             for row in by_conversation[conversation.pk]
             if (row[5], row[1]) < (before.created_at, before.pk)  # the page's order: time, then id
         ]
-        requests.append(_request(conversation, before, earlier, images))
+        requests.append(_request(conversation, before, earlier, images, calls))
     return requests
 
 
@@ -52,11 +114,15 @@ def _request(
     before: Message,
     earlier: list[tuple[Any, ...]],
     images: dict[Any, list[Image]],
+    calls: dict[Any, list[ToolCall]],
 ) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
     if conversation.system_prompt.strip():
         messages.append({"role": "system", "content": conversation.system_prompt})
-    for _, message_id, role, content, _, _ in earlier:
+    for _, message_id, role, content, _, _, _ in earlier:
+        if message_id in calls:
+            messages += reply_with_tools(content, calls[message_id])
+            continue
         if role == Message.Role.ASSISTANT and not content:
             continue
         entry: dict[str, Any] = {"role": role, "content": content}

@@ -6,12 +6,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 
 from conversations.chat.timeline import MessageData, message_data, reply_versions
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, ToolCall
 from conversations.ollama.client import STATS_COUNTS
 from conversations.structured.formats import evaluate
 
@@ -20,6 +19,8 @@ IsAlive = Callable[[Message], bool]
 BUSY = "A reply is still being written in this conversation. Wait or stop it first."
 DELETED = "This conversation was deleted."
 INTERRUPTED = "The server stopped while this reply was being written; the text so far is kept."
+# What went wrong is in the server's log; the person is told what they can do.
+FAILED = "The reply failed because of a problem on the server; the text so far is kept. Try again."
 
 
 class ReplyRefused(Exception):
@@ -75,6 +76,10 @@ def sweep(
             status=Message.Status.INTERRUPTED, error=INTERRUPTED, saved_at=timezone.now()
         )
         if marked:
+            # Calls the dead writer left waiting or running never return now.
+            ToolCall.objects.filter(
+                message_id=message.pk, status__in=[ToolCall.Status.ASKED, ToolCall.Status.RUNNING]
+            ).update(status=ToolCall.Status.CANCELLED)
             message.status, message.error = Message.Status.INTERRUPTED, INTERRUPTED
             interrupted.setdefault(message.conversation_id, []).append(
                 {**message_data(message), "conversation_id": str(message.conversation_id)}
@@ -128,8 +133,14 @@ def finish_reply(
     status: str,
     error: str = "",
     stats: dict[str, Any] | None = None,
+    calls: list[ToolCall] | None = None,
+    notes: list[str] | None = None,
 ) -> MessageData | None:
-    """Save the whole reply; None if it was deleted (with its conversation) meanwhile."""
+    """Save the whole reply; None if it was deleted (with its conversation) meanwhile.
+
+    `calls` are the reply's tool calls (already saved as they happened); those the
+    end of the reply cancelled are saved as such here.
+    """
     stats = stats or {}
     message = Message.objects.filter(pk=message_id).first()
     if message is None:
@@ -143,14 +154,21 @@ def finish_reply(
         setattr(message, name, _stat(stats.get(name), STATS_LIMITS[name]))
     if message.format is not None and status == Message.Status.COMPLETE:
         message.structured = evaluate(content, message.format)
+    if notes:
+        message.tool_notes = notes
     message.save()
+    if calls:
+        cancelled = [call for call in calls if call.status == ToolCall.Status.CANCELLED]
+        ToolCall.objects.bulk_update(cancelled, ["status"])
     Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
-    return _reply_data(message)
+    return _reply_data(message, calls or [])
 
 
-def _reply_data(message: Message) -> MessageData:
+def _reply_data(message: Message, calls: list[ToolCall] | None = None) -> MessageData:
     return message_data(
-        message, version_ids=reply_versions(message.conversation_id, {message.exchange})[message.exchange]
+        message,
+        version_ids=reply_versions(message.conversation_id, {message.exchange})[message.exchange],
+        tool_calls=calls,
     )
 
 
@@ -169,17 +187,3 @@ def streaming_reply_id(*, conversation_id: uuid.UUID) -> uuid.UUID | None:
         .values_list("pk", flat=True)
         .first()
     )
-
-
-def switch_version(*, conversation_id: uuid.UUID, reply_id: uuid.UUID) -> None:
-    """Show another version of the last exchange (its reply and the question it answered)."""
-    with transaction.atomic():
-        conversation = lock_conversation(conversation_id)
-        if streaming_reply_id(conversation_id=conversation_id) is not None:
-            raise ReplyRefused("busy", BUSY)
-        target = conversation.messages.filter(pk=reply_id, role=Message.Role.ASSISTANT).first()
-        previous = last_question(conversation)
-        if target is None or previous is None or target.exchange != previous.exchange:
-            raise ReplyRefused("invalid", "Only the versions of the last reply can be switched.")
-        conversation.messages.filter(exchange=target.exchange).update(active=False)
-        conversation.messages.filter(pk__in=[target.pk, target.reply_to_id]).update(active=True)

@@ -1,7 +1,8 @@
-"""Starting replies: new questions, or another answer to the last one (regenerate, edit).
+"""Starting replies: new questions, another answer to one (regenerate, edit), or more of a reply (continue).
 
-start() saves the question and an empty reply, announces both, and starts the
-reply task (chat/generation.py). New questions that arrive together (a burst
+These save the question and an empty reply (or mark the reply to continue as
+streaming again) and say what to send Ollama; chat/launch.py then announces
+them and starts the reply task (chat/generation.py). New questions that arrive together (a burst
 of new chats) start in one transaction of a few statements for all of them,
 rather than a transaction of eight statements each: on the single database
 thread those would queue, and every reply's first token would wait for the
@@ -10,30 +11,23 @@ whole queue.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from conversations.chat import events, liveness
-from conversations.chat.generation import Generation
-from conversations.chat.group_commit import GroupCommit
-from conversations.chat.liveness import running
-from conversations.chat.prompt import build_chat_request, build_chat_requests
+from conversations.chat import branches
+from conversations.chat.prompt import build_chat_request, build_chat_requests, build_continue_request
 from conversations.chat.replies import (
     BUSY,
     DELETED,
     IsAlive,
     ReplyRefused,
-    conversation_model,
     last_question,
     lock_conversation,
     sweep,
@@ -41,11 +35,10 @@ from conversations.chat.replies import (
 from conversations.chat.timeline import MessageData, message_data, reply_versions
 from conversations.chat.titles import first_words
 from conversations.models import Conversation, Image, Message
-from conversations.ollama import catalog
-from conversations.ollama.client import get_client
+from conversations.tools.registry import ToolSpec, chosen_tools
 
-# "regenerate": another answer to the last question; "edit": a changed last
-# question and a new answer to it.
+# "regenerate": another answer to a question; "edit": a changed question and a
+# new answer to it.
 AnotherMode = Literal["regenerate", "edit"]
 NO_MODEL = "Choose a model first."
 IMAGE_GONE = "An attached image is missing or was already sent. Attach it again."
@@ -59,6 +52,9 @@ class StartedReply:
     payload: dict[str, Any]
     replaced: list[str] = field(default_factory=list)  # ids of messages no longer shown
     interrupted: list[dict[str, Any]] = field(default_factory=list)  # dead replies found on the way
+    owner_id: int = 0
+    tools: list[ToolSpec] = field(default_factory=list)  # the conversation's tools the owner may use now
+    tool_notes: list[str] = field(default_factory=list)  # tools left out, and why
 
 
 @dataclass(frozen=True)
@@ -94,7 +90,16 @@ def start_new_replies(
     accepted: list[_Accepted] = []
     ids = [question.conversation_id for question in questions]
     with transaction.atomic():
-        locked = Conversation.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        # Each new question follows the message shown last (branches.py), found in the same statement.
+        last_shown = Message.objects.filter(conversation=OuterRef("pk"), active=True).order_by(
+            "-created_at", "-id"
+        )
+        locked = (
+            Conversation.objects.select_for_update()
+            .filter(pk__in=ids)
+            .annotate(last_shown_id=Subquery(last_shown.values("pk")[:1]))
+            .order_by("pk")
+        )
         conversations = {conversation.pk: conversation for conversation in locked}
         interrupted, streaming = sweep(ids, is_alive)
         images = _unsent_images(questions, conversations)
@@ -111,7 +116,11 @@ def start_new_replies(
                 outcomes[index] = ReplyRefused("invalid", IMAGE_GONE)
             else:
                 question = Message(
-                    conversation=conversation, role=Message.Role.USER, content=asked.content, created_at=now
+                    conversation=conversation,
+                    role=Message.Role.USER,
+                    content=asked.content,
+                    parent_id=conversation.last_shown_id,
+                    created_at=now,
                 )
                 reply = _streaming_reply(question, model=model, format=asked.format, version=1, now=now)
                 untitled = not conversation.title
@@ -121,6 +130,8 @@ def start_new_replies(
                 accepted.append(
                     _Accepted(index, conversation, question, reply, images[index] or [], untitled)
                 )
+        # One statement for up to 19 questions with their replies on SQLite (999 parameters a
+        # statement, 26 a message); a larger burst takes one more statement per 19.
         Message.objects.bulk_create([m for start in accepted for m in (start.question, start.reply)])
         for start in accepted:
             if start.images:
@@ -131,12 +142,16 @@ def start_new_replies(
     # Outside the transaction: reading and encoding images must not hold the locks.
     payloads = build_chat_requests([(start.conversation, start.reply) for start in accepted])
     for start, payload in zip(accepted, payloads, strict=True):
+        tools, notes = chosen_tools(user_id=start.conversation.owner_id, keys=start.conversation.tools)
         outcomes[start.index] = StartedReply(
             user_message=message_data(start.question, images=start.images),
-            reply=message_data(start.reply, version_ids=[str(start.reply.pk)]),
+            reply=message_data(start.reply, version_ids=[str(start.reply.pk)], tool_calls=[]),
             title=start.conversation.title,
             payload=payload,
             interrupted=interrupted.get(start.conversation.pk, []),
+            owner_id=start.conversation.owner_id,
+            tools=tools,
+            tool_notes=notes,
         )
     return outcomes  # type: ignore[return-value]  # every slot is filled above
 
@@ -154,6 +169,7 @@ def _streaming_reply(
         exchange=question.exchange,
         version=version,
         reply_to=question,
+        parent=question,
         created_at=now + timedelta(microseconds=1),
     )
 
@@ -197,11 +213,14 @@ def start_another_reply(
     content: str = "",
     model: str = "",
     format: str | dict[str, Any] | None = None,
+    message_id: uuid.UUID | None = None,
 ) -> StartedReply:
-    """Another answer to the last question (regenerate), or to a changed one (edit).
+    """Another answer to a question (regenerate), or to a changed one (edit).
 
-    The replaced reply (and question, when editing) is kept as an earlier
-    version of the exchange. Without a `format`, the earlier one's is kept.
+    `message_id` names the shown reply to regenerate or the shown question to
+    edit; None means the last one. What was shown from there on is kept as an
+    earlier branch (branches.py), reachable with the version pager. Without a
+    `format`, the exchange's earlier one is kept.
     """
     with transaction.atomic():
         conversation = lock_conversation(conversation_id)
@@ -211,125 +230,110 @@ def start_another_reply(
         model = model or conversation.model
         if not model:
             raise ReplyRefused("no_model", NO_MODEL)
-        previous = last_question(conversation)
-        if previous is None:
-            raise ReplyRefused("invalid", "There is no question to answer again yet.")
+        previous = _question_for(conversation, mode, message_id)
         now = timezone.now()
         exchange = previous.exchange
         latest = (
-            conversation.messages.filter(exchange=exchange, role=Message.Role.ASSISTANT)
-            .order_by("-version")
-            .values("version", "format")
-            .first()
-        ) or {"version": 0, "format": None}
+            conversation.messages.filter(exchange=exchange).order_by("-version").values("version").first()
+        ) or {"version": 0}
         version = latest["version"] + 1
         if format is None:  # another answer to the question keeps its structured output
-            format = latest["format"]
-        shown = conversation.messages.filter(exchange=exchange, active=True)
+            format = (
+                conversation.messages.filter(exchange=exchange, role=Message.Role.ASSISTANT)
+                .order_by("-version")
+                .values_list("format", flat=True)
+                .first()
+            )
         if mode == "regenerate":
-            shown = shown.filter(role=Message.Role.ASSISTANT)
+            shown_reply = previous.replies.filter(active=True).first()
+            replaced = branches.hide_from(conversation, shown_reply) if shown_reply else []
             question = previous
         else:
+            replaced = branches.hide_from(conversation, previous)
             question = Message.objects.create(
                 conversation=conversation,
                 role=Message.Role.USER,
                 content=content,
                 exchange=exchange,
                 version=version,
+                parent_id=previous.parent_id,
                 created_at=now,
             )
-        replaced = [str(pk) for pk in shown.exclude(pk=question.pk).values_list("pk", flat=True)]
-        shown.exclude(pk=question.pk).update(active=False)
+            branches.choose(question)
         reply = _streaming_reply(question, model=model, format=format, version=version, now=now)
         reply.save(force_insert=True)
+        branches.choose(reply)
         conversation.model = model
         conversation.title = conversation.title or first_words(question.content)
         conversation.save(update_fields=["model", "title", "updated_at"])
     payload = build_chat_request(conversation, before=reply)
+    tools, notes = chosen_tools(user_id=conversation.owner_id, keys=conversation.tools)
     return StartedReply(
         user_message=None if mode == "regenerate" else message_data(question, images=[]),
-        reply=message_data(reply, version_ids=reply_versions(conversation.pk, {exchange})[exchange]),
+        reply=message_data(
+            reply, version_ids=reply_versions(conversation.pk, {exchange})[exchange], tool_calls=[]
+        ),
         title=conversation.title,
         payload=payload,
         replaced=replaced,
         interrupted=interrupted.get(conversation_id, []),
+        owner_id=conversation.owner_id,
+        tools=tools,
+        tool_notes=notes,
     )
 
 
-# Starting a reply: the database, then the task ----------------------------------
+def _question_for(conversation: Conversation, mode: AnotherMode, message_id: uuid.UUID | None) -> Message:
+    """The question to answer again: the one asked of the shown reply or the shown question named,
+    else the last one."""
+    if message_id is None:
+        previous = last_question(conversation)
+        if previous is None:
+            raise ReplyRefused("invalid", "There is no question to answer again yet.")
+        return previous
+    if mode == "edit":
+        return branches.shown_message(conversation, message_id, role=Message.Role.USER)
+    reply = branches.shown_message(conversation, message_id, role=Message.Role.ASSISTANT)
+    if reply.reply_to is None:
+        raise ReplyRefused("invalid", "That reply answers no question.")
+    return reply.reply_to
 
 
-async def start(
-    *,
-    conversation_id: uuid.UUID,
-    content: str,
-    model: str,
-    client_id: str = "",
-    mode: Literal["new", "regenerate", "edit"] = "new",
-    image_ids: tuple[uuid.UUID, ...] = (),
-    format: str | dict[str, Any] | None = None,
-) -> None:
-    """Save the user's message, announce it and the reply, and start the reply task.
-
-    Raises replies.ReplyRefused (busy, no model, images for a model that cannot see).
-    """
-    if conversation_id in running:
-        raise ReplyRefused("busy", BUSY)
-    running[conversation_id] = None  # taken while the database decides
-    try:
-        if image_ids:
-            await _check_vision(conversation_id, model)
-        if mode == "new":
-            question = NewQuestion(conversation_id, content, model, image_ids, format)
-            started = await _new_reply_starts().submit(question)
-        else:
-            started = await database_sync_to_async(start_another_reply)(
-                conversation_id=conversation_id,
-                mode=mode,
-                is_alive=liveness.is_alive,
-                content=content,
-                model=model,
-                format=format,
-            )
-    except BaseException:
-        running.pop(conversation_id, None)
-        raise
-    await events.announce_interrupted(started.interrupted)
-    layer = get_channel_layer()
-    group = events.conversation_group(conversation_id)
-    if started.user_message is not None:
-        await layer.group_send(
-            group, events.message_saved(started.user_message, client_id=client_id, title=started.title)
-        )
-    await layer.group_send(group, events.reply_started(started.reply, replaces=started.replaced))
-    generation = Generation(conversation_id=conversation_id, reply=started.reply, payload=started.payload)
-    running[conversation_id] = generation
-    generation.task = asyncio.create_task(generation.run(), name=f"reply-{started.reply['id']}")
-    liveness.ensure_checkpointer()
+def continue_reply(*, conversation_id: uuid.UUID, reply_id: uuid.UUID, is_alive: IsAlive) -> StartedReply:
+    """Let the last reply, cut short (stopped, interrupted, or at its length limit), go on from where
+    its text ends: the same reply streams again, and its new text is appended."""
+    with transaction.atomic():
+        conversation = lock_conversation(conversation_id)
+        interrupted, streaming = sweep([conversation_id], is_alive)
+        if streaming:
+            raise ReplyRefused("busy", BUSY)
+        reply = branches.shown_message(conversation, reply_id, role=Message.Role.ASSISTANT)
+        if branches.last_shown(conversation) != reply:
+            raise ReplyRefused("invalid", "Only the last reply can be continued.")
+        if not is_cut_short(reply):
+            raise ReplyRefused("invalid", "Only a reply that stopped before its end can be continued.")
+        if not reply.content:
+            raise ReplyRefused("invalid", "This reply has no text to go on from; regenerate it instead.")
+        reply.status, reply.error, reply.done_reason = Message.Status.STREAMING, "", ""
+        reply.save(update_fields=["status", "error", "done_reason", "saved_at"])
+        conversation.save(update_fields=["updated_at"])
+    payload = build_continue_request(conversation, reply)
+    tools, notes = chosen_tools(user_id=conversation.owner_id, keys=conversation.tools)
+    versions = reply_versions(conversation.pk, {reply.exchange})[reply.exchange]
+    return StartedReply(
+        user_message=None,
+        reply=message_data(reply, version_ids=versions),
+        title=conversation.title,
+        payload=payload,
+        interrupted=interrupted.get(conversation_id, []),
+        owner_id=conversation.owner_id,
+        tools=tools,
+        tool_notes=notes,
+    )
 
 
-_group_commits: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, GroupCommit[NewQuestion, StartedReply]
-] = weakref.WeakKeyDictionary()
-
-
-def _start_new_replies(questions: list[NewQuestion]) -> list[StartedReply | ReplyRefused]:
-    return start_new_replies(questions, is_alive=liveness.is_alive)
-
-
-def _new_reply_starts() -> GroupCommit[NewQuestion, StartedReply]:
-    """This event loop's queue of new questions: those that arrive together start together."""
-    loop = asyncio.get_running_loop()
-    if loop not in _group_commits:
-        _group_commits[loop] = GroupCommit(_start_new_replies)
-    return _group_commits[loop]
-
-
-async def _check_vision(conversation_id: uuid.UUID, model: str) -> None:
-    """Refuse images for a model that cannot see, rather than let Ollama garble them."""
-    model = model or await database_sync_to_async(conversation_model)(conversation_id=conversation_id)
-    if not model:
-        return  # starting the reply says "choose a model"
-    refusal = await catalog.vision_refusal(get_client(), model)
-    if refusal:
-        raise ReplyRefused("model_cannot_see", refusal)
+def is_cut_short(reply: Message) -> bool:
+    """Stopped, interrupted, or ended by Ollama's length limit (num_predict or the context)."""
+    return reply.status in (Message.Status.STOPPED, Message.Status.INTERRUPTED) or (
+        reply.status == Message.Status.COMPLETE and reply.done_reason == "length"
+    )

@@ -9,9 +9,10 @@ from django.db.models import Q, QuerySet
 
 from conversations.images import image_data
 from conversations.markdown import render_markdown
-from conversations.models import Conversation, Image, Message
+from conversations.models import Conversation, Image, Message, ToolCall
 from conversations.structured.form import result_form
 from conversations.structured.formats import stored_result
+from conversations.tools.records import ToolCallData, call_data
 
 
 class MessageData(TypedDict):
@@ -32,10 +33,15 @@ class MessageData(TypedDict):
     version: int
     versions: int
     version_ids: list[str]
+    tool_calls: list[ToolCallData]
+    tool_notes: list[str]
 
 
 def message_data(
-    message: Message, images: list[Image] | None = None, version_ids: list[str] | None = None
+    message: Message,
+    images: list[Image] | None = None,
+    version_ids: list[str] | None = None,
+    tool_calls: list[ToolCall] | None = None,
 ) -> MessageData:
     """A message as frames carry it.
 
@@ -68,7 +74,18 @@ def message_data(
         "version": message.version,
         "versions": len(version_ids) if is_reply else 1,
         "version_ids": version_ids if is_reply else [],
+        "tool_calls": [call_data(call) for call in _calls(message, tool_calls)] if is_reply else [],
+        "tool_notes": list(message.tool_notes or []),
     }
+
+
+def _calls(message: Message, given: list[ToolCall] | None) -> list[ToolCall]:
+    """The reply's tool calls: those given, else those prefetched ("tool_calls"), else none
+    (a reply just started, or one whose calls the caller passes)."""
+    if given is not None:
+        return given
+    prefetched = getattr(message, "_prefetched_objects_cache", {}).get("tool_calls")
+    return list(prefetched) if prefetched is not None else []
 
 
 def reply_versions(conversation_id: Any, exchanges: set[Any]) -> dict[Any, list[str]]:
@@ -98,7 +115,7 @@ def size_of(message: MessageData) -> int:
     return sum(
         len(text.encode("utf-8", "surrogatepass"))
         for text in (message["content"], message["thinking"], message["html"], message["structured_html"])
-    )
+    ) + sum(len(call["result"]) + len(str(call["arguments"])) for call in message["tool_calls"])
 
 
 def _fit(newest_first: list[MessageData]) -> tuple[list[MessageData], bool]:
@@ -124,7 +141,9 @@ def serialize(messages: list[Message]) -> list[MessageData]:
 
 
 def _shown(conversation_id: uuid.UUID) -> QuerySet[Message]:
-    return Message.objects.filter(conversation_id=conversation_id, active=True).prefetch_related("images")
+    return Message.objects.filter(conversation_id=conversation_id, active=True).prefetch_related(
+        "images", "tool_calls"
+    )
 
 
 # Messages are ordered by (created_at, id): several can share a created_at, so

@@ -41,7 +41,7 @@ def full_name(model: str) -> str:
     return model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
 
 
-ErrorKind = Literal["unreachable", "model_not_found", "upstream", "bad_stream", "timeout"]
+ErrorKind = Literal["unreachable", "model_not_found", "upstream", "bad_stream", "timeout", "tool_rounds"]
 
 # Ollama's figures in a reply's final chunk: why it ended, then counts and
 # durations (in nanoseconds). Replies store them under the same names.
@@ -78,6 +78,8 @@ class ChatChunk:
     thinking: str = ""
     done: bool = False
     stats: dict[str, Any] = field(default_factory=dict)
+    # Calls the model asks for, each whole in one chunk: {"id", "name", "arguments"} (arguments unchecked).
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_line(cls, line: str | bytes) -> ChatChunk:
@@ -95,12 +97,34 @@ class ChatChunk:
         stats = {key: data[key] for key in STATS_FIELDS if key in data} if done else {}
         # A model's text may hold what no database stores (NUL) and no frame can
         # carry (a lone surrogate from a bad escape): U+FFFD takes their place.
-        return cls(
+        chunk = cls(
             content=storable(message.get("content") or ""),
             thinking=storable(message.get("thinking") or ""),
             done=done,
             stats=stats,
         )
+        if message.get("tool_calls"):
+            chunk.tool_calls = _tool_calls(message["tool_calls"])
+        return chunk
+
+
+def _tool_calls(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise OllamaError("bad_stream", "Ollama sent tool calls that are not a list.")
+    calls = []
+    for call in value:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise OllamaError("bad_stream", "Ollama sent a tool call without a function name.")
+        call_id = call.get("id")
+        calls.append(
+            {
+                "id": storable(call_id)[:64] if isinstance(call_id, str) else "",
+                "name": storable(function["name"])[:200],
+                "arguments": function.get("arguments"),
+            }
+        )
+    return calls
 
 
 async def _ndjson_lines(response: httpx.Response) -> AsyncIterator[bytes]:
@@ -169,8 +193,17 @@ class OllamaClient:
             ) from None
         except httpx.ConnectError:
             raise self._unreachable() from None
-        except httpx.HTTPError as exc:
-            raise OllamaError("upstream", f"The connection to Ollama failed: {exc}") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            # httpx says "incomplete chunked read", "peer closed connection…", "[Errno 104]…".
+            raise OllamaError(
+                "upstream",
+                f"Ollama broke off the connection before the {activity} was finished "
+                "(it may have stopped or run out of memory). Try again.",
+            ) from None
+        except httpx.HTTPError:
+            raise OllamaError(
+                "upstream", f"Talking to Ollama failed before the {activity} was finished. Try again."
+            ) from None
 
     def _error_for(self, response: httpx.Response, model: str) -> OllamaError:
         if response.status_code == 404:

@@ -29,6 +29,8 @@ READ_ERRORS = (
     OSError,
     ValueError,
 )
+# zipfile's own words ("Bad CRC-32 for file…", "Bad magic number…") say nothing to a person.
+DAMAGED = "The zip file is damaged or cannot be read. Export the conversation again and import the new file."
 
 
 class ArchiveRejected(Exception):
@@ -53,8 +55,8 @@ class _Member:
     def read(self, size: int = -1) -> bytes:
         try:
             return self._handle.read(size)
-        except READ_ERRORS as exc:
-            raise ArchiveRejected(f"The zip file is damaged or cannot be read ({exc}).") from None
+        except READ_ERRORS:
+            raise ArchiveRejected(DAMAGED) from None
 
     def close(self) -> None:
         self._handle.close()
@@ -67,8 +69,8 @@ class Archive:
         self._check_directory(upload)
         try:
             self._zip = zipfile.ZipFile(upload)
-        except READ_ERRORS as exc:
-            raise ArchiveRejected(f"The zip file is damaged or cannot be read ({exc}).") from None
+        except READ_ERRORS:
+            raise ArchiveRejected(DAMAGED) from None
         # A zip unpacks to at most MAX_IMPORT_BYTES in all, counted as declared before each read.
         self._budget = settings.MAX_IMPORT_BYTES
         self._json: _Member | None = None
@@ -118,8 +120,8 @@ class Archive:
         info = self._take(JSON_NAME, most=settings.MAX_IMPORT_BYTES, what="The export")
         try:
             self._json = _Member(self._zip.open(info))
-        except READ_ERRORS as exc:
-            raise ArchiveRejected(f"The zip file is damaged or cannot be read ({exc}).") from None
+        except READ_ERRORS:
+            raise ArchiveRejected(DAMAGED) from None
         return self._json
 
     def read_image(self, name: Any, what: str) -> bytes:
@@ -130,6 +132,6 @@ class Archive:
         try:
             with self._zip.open(info) as handle:
                 data = handle.read(settings.MAX_IMAGE_BYTES + 1)
-        except READ_ERRORS as exc:
-            raise ArchiveRejected(f"{what}: {name} is damaged or cannot be read ({exc}).") from None
+        except READ_ERRORS:
+            raise ArchiveRejected(f"{what}: {name} in the zip file is damaged or cannot be read.") from None
         return data

@@ -13,7 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from conversations.models import Message
+from conversations.json_input import problem
+from conversations.models import Message, ToolCall
 from conversations.ollama.client import STATS_COUNTS
 from conversations.structured.formats import SchemaRejected, check_format, evaluate
 
@@ -36,9 +37,12 @@ class CheckedMessage:
     where: str  # "Message 3", for refusals
     export_id: str
     reply_to: str | None  # the export id of the question it answers
+    parent: str | None  # the export id of the message it follows (chat/branches.py)
+    linked: bool  # the export says which message each follows (older exports do not)
     exchange: uuid.UUID | None  # the export's; the copy gets ids of its own
     fields: dict[str, Any]
     images: list[tuple[str, bytes]]  # (name, the image's bytes), not decoded yet
+    tool_calls: list[dict[str, Any]]  # ToolCall fields, without the message and user
 
 
 def require(condition: bool, message: str) -> None:
@@ -110,6 +114,10 @@ def check_message(entry: Any, *, number: int, read_file: ReadFile | None) -> Che
     require(reply_to is None or isinstance(reply_to, str), f"{where}: reply_to must be a message id.")
     active = entry.get("active", True)
     require(isinstance(active, bool), f"{where}: active must be true or false.")
+    parent = entry.get("parent")
+    require(parent is None or isinstance(parent, str), f"{where}: parent must be a message id.")
+    chosen = entry.get("chosen", active)
+    require(isinstance(chosen, bool), f"{where}: chosen must be true or false.")
     done_reason = stats.get("done_reason")
     require(done_reason is None or isinstance(done_reason, str), f"{where}: done_reason must be text.")
     fields: dict[str, Any] = {
@@ -122,7 +130,9 @@ def check_message(entry: Any, *, number: int, read_file: ReadFile | None) -> Che
         "created_at": read_when(entry.get("created_at"), where),
         "version": version,
         "active": active,
+        "chosen": chosen,
         "done_reason": (done_reason or "")[:32],
+        "tool_notes": _notes(entry.get("tool_notes"), where),
     }
     for name in STATS_COUNTS:
         value = stats.get(name)
@@ -148,10 +158,82 @@ def check_message(entry: Any, *, number: int, read_file: ReadFile | None) -> Che
         where=where,
         export_id=str(entry.get("id")),
         reply_to=reply_to,
+        parent=parent,
+        linked="parent" in entry,
         exchange=exchange,
         fields=fields,
         images=_image_bytes(entry.get("images"), where=where, read_file=read_file),
+        tool_calls=_tool_calls(entry.get("tool_calls"), where=where)
+        if role == Message.Role.ASSISTANT
+        else [],
     )
+
+
+def _notes(notes: Any, where: str) -> list[str]:
+    notes = notes or []
+    require(
+        isinstance(notes, list)
+        and len(notes) <= 20
+        and all(isinstance(n, str) and len(n) <= 1000 for n in notes),
+        f"{where}: tool_notes must be a short list of texts.",
+    )
+    return notes
+
+
+# A reply makes at most MAX_TOOL_ROUNDS rounds; a round, a few calls.
+MAX_IMPORTED_CALLS = 256
+OPEN_CALLS = (ToolCall.Status.ASKED, ToolCall.Status.RUNNING)
+
+
+def _tool_calls(calls: Any, *, where: str) -> list[dict[str, Any]]:
+    calls = calls or []
+    require(isinstance(calls, list), f"{where}: tool_calls must be a list.")
+    require(len(calls) <= MAX_IMPORTED_CALLS, f"{where}: at most {MAX_IMPORTED_CALLS} tool calls.")
+    checked = []
+    places = set()
+    for number, call in enumerate(calls, start=1):
+        label = f"{where}, tool call {number}"
+        require(isinstance(call, dict), f"{label} is not an object.")
+        for field, highest in (("round", 2**15 - 1), ("position", 2**15 - 1), ("content_offset", 2**31 - 1)):
+            value = call.get(field, 0)
+            require(
+                _whole_number(value) and 0 <= value <= highest,
+                f"{label}: {field} must be a whole number from 0 to {highest}.",
+            )
+        place = (call.get("round", 0), call.get("position", 0))
+        require(place not in places, f"{label}: two calls at round {place[0]}, position {place[1]}.")
+        places.add(place)
+        name = _text(call, "name", label)
+        require(bool(name), f"{label}: name is missing.")
+        arguments = call.get("arguments") or {}
+        require(
+            isinstance(arguments, dict) and problem(arguments) is None,
+            f"{label}: arguments must be an object.",
+        )
+        status = call.get("status")
+        require(status in ToolCall.Status.values, f"{label}: unknown status {shown(status)}.")
+        duration = call.get("duration_ms")
+        require(
+            duration is None or (_whole_number(duration) and 0 <= duration <= 2**31 - 1),
+            f"{label}: duration_ms must be a whole number.",
+        )
+        checked.append(
+            {
+                "round": place[0],
+                "position": place[1],
+                "content_offset": call.get("content_offset", 0),
+                "call_id": _text(call, "call_id", label)[:64],
+                "name": name[:200],
+                "source": _text(call, "source", label)[:100],
+                "arguments": arguments,
+                # A call that was waiting or running when exported will never return.
+                "status": ToolCall.Status.CANCELLED if status in OPEN_CALLS else status,
+                "result": _text(call, "result", label)[: settings.TOOL_RESULT_MAX_CHARS * 2],
+                "error": _text(call, "error", label)[:10_000],
+                "duration_ms": duration,
+            }
+        )
+    return checked
 
 
 def _image_bytes(images: Any, *, where: str, read_file: ReadFile | None) -> list[tuple[str, bytes]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from conversations.models import Conversation, Message
+from conversations.models import Conversation, Message, ToolCall
 
 FORMAT = "ollama-chat-export"
 VERSION = 1
@@ -18,7 +18,23 @@ EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "im
 
 
 def _messages(conversation: Conversation) -> list[Message]:
-    return list(conversation.messages.order_by("created_at", "id").prefetch_related("images"))
+    return list(conversation.messages.order_by("created_at", "id").prefetch_related("images", "tool_calls"))
+
+
+def _tool_call(call: ToolCall) -> dict[str, Any]:
+    return {
+        "round": call.round,
+        "position": call.position,
+        "content_offset": call.content_offset,
+        "call_id": call.call_id,
+        "name": call.name,
+        "source": call.source,
+        "arguments": call.arguments,
+        "status": call.status,
+        "result": call.result,
+        "error": call.error,
+        "duration_ms": call.duration_ms,
+    }
 
 
 def export_data(conversation: Conversation, *, embed_images: bool = True) -> dict[str, Any]:
@@ -38,9 +54,13 @@ def export_data(conversation: Conversation, *, embed_images: bool = True) -> dic
             "version": message.version,
             "active": message.active,
             "reply_to": str(message.reply_to_id) if message.reply_to_id else None,
+            "parent": str(message.parent_id) if message.parent_id else None,
+            "chosen": message.chosen,
             "stats": message.ollama_stats(),
             "format": message.format,
             "structured": message.structured,
+            "tool_calls": [_tool_call(call) for call in message.tool_calls.all()],
+            "tool_notes": message.tool_notes,
             "images": [],
         }
         for image in message.images.all():
@@ -105,6 +125,22 @@ def export_markdown(conversation: Conversation) -> str:
         lines += ["", f"## {heading}", f"*{message.created_at:%Y-%m-%d %H:%M} UTC*", ""]
         if message.thinking:
             lines += ["<details><summary>Thinking</summary>", "", message.thinking, "", "</details>", ""]
+        for call in message.tool_calls.all():
+            outcome = call.result if call.status == ToolCall.Status.OK else f"{call.status}: {call.error}"
+            lines += [
+                f"<details><summary>Used {call.name}</summary>",
+                "",
+                "```json",
+                json.dumps(call.arguments, ensure_ascii=False),
+                "```",
+                "",
+                "```",
+                outcome.replace("```", "` ` `"),
+                "```",
+                "",
+                "</details>",
+                "",
+            ]
         lines.append(message.content or f"*({message.status})*")
         lines += [
             f"![image {index}](images/{image.sha256}.{EXTENSIONS[image.content_type]})"

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from conversations import json_input, json_stream
 from conversations.images import ImageRejected, delete_files, write_image
-from conversations.models import Conversation, Image, Message
+from conversations.models import Conversation, Image, Message, ToolCall
 from conversations.options import InvalidSettings, clean_settings
 from conversations.transfer import archives
 from conversations.transfer.checks import (
@@ -67,9 +67,11 @@ class _Staging:
         self.stamp = timezone.now()  # its importing_since: only this import may publish it
         self.messages: list[Message] = []
         self.images: list[Image] = []  # files written, rows not yet
+        self.calls: list[ToolCall] = []
         self.chars = 0
         self.ids: dict[str, uuid.UUID] = {}  # export id → the copy's id, for reply_to
         self.exchanges: dict[uuid.UUID, uuid.UUID] = {}
+        self.last_shown: uuid.UUID | None = None  # for exports that do not say what follows what
         self.first: datetime | None = None
         self.last: datetime | None = None
 
@@ -81,17 +83,25 @@ class _Staging:
         fields = checked.fields
         if checked.exchange is not None:
             fields["exchange"] = self.exchanges.setdefault(checked.exchange, uuid.uuid4())
+        reply_to_id = self.ids.get(checked.reply_to or "")
+        if checked.linked:
+            parent_id = self.ids.get(checked.parent or "")
+        else:  # one branch, as the conversations from before branches were made
+            parent_id = reply_to_id or self.last_shown
         message = Message(
-            conversation_id=self.conversation_id,
-            reply_to_id=self.ids.get(checked.reply_to or ""),
-            **fields,
+            conversation_id=self.conversation_id, reply_to_id=reply_to_id, parent_id=parent_id, **fields
         )
         self.ids[checked.export_id] = message.pk
+        if message.active:
+            self.last_shown = message.pk
         self.messages.append(message)
         self.chars += len(message.content) + len(message.thinking)
         when = fields["created_at"]
         self.first = when if self.first is None else min(self.first, when)
         self.last = when if self.last is None else max(self.last, when)
+        self.calls += [
+            ToolCall(message_id=message.pk, user_id=self.owner_id, **call) for call in checked.tool_calls
+        ]
         for name, data in checked.images:
             try:
                 image = write_image(owner_id=self.owner_id, data=data, name=name)
@@ -115,7 +125,8 @@ class _Staging:
             require(still_staged, TOO_LONG)
             Message.objects.bulk_create(self.messages)
             Image.objects.bulk_create(self.images)
-        self.messages, self.images, self.chars = [], [], 0
+            ToolCall.objects.bulk_create(self.calls)
+        self.messages, self.images, self.calls, self.chars = [], [], [], 0
 
     def publish(self, **fields: Any) -> uuid.UUID:
         self.write()

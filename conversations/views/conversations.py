@@ -11,10 +11,13 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from conversations import sidebar
-from conversations.chat import events, timeline, titles
+from conversations.chat import branches, events, timeline, titles
+from conversations.chat.replies import ReplyRefused
 from conversations.models import Conversation, Preferences
 from conversations.ollama import catalog
 from conversations.ollama.client import get_client, model_name
+from conversations.options import InvalidSettings, Settings, clean_settings
+from conversations.tools.registry import clean_keys
 from conversations.views.http import Refused, async_json_view, json_view, read_json, read_text_param
 
 
@@ -23,20 +26,38 @@ def own_conversation(request: HttpRequest, conversation_id: uuid.UUID) -> Conver
     return get_object_or_404(Conversation.objects.owned_by(request.user.pk), pk=conversation_id)
 
 
+# What a new chat may bring of its own settings (set before its first message); the rest
+# of them come from the user's defaults.
+OWN_SETTINGS = ("system_prompt", "options", "keep_alive")
+
+
 @json_view("POST")
 def new_conversation(request: HttpRequest) -> JsonResponse:
+    """Start a conversation on the user's defaults, or on the settings sent with it
+    (`system_prompt`, `options`, `keep_alive`: any of them sent replaces all three)."""
     data = read_json(request) if request.body else {}
+    if not isinstance(data, dict):
+        raise Refused("The request body must be a JSON object.")
     try:
-        model = model_name(data.get("model") if isinstance(data, dict) else None, optional=True)
+        model = model_name(data.get("model"), optional=True)
+        # The tools chosen in the composer before the chat began.
+        tools = clean_keys(data.get("tools"))
     except ValueError as exc:
         raise Refused(str(exc)) from None
-    defaults = Preferences.objects.filter(user=request.user).first() or Preferences()
+    preferences = Preferences.objects.filter(user=request.user).first() or Preferences()
+    settings: Preferences | Settings = preferences
+    if any(name in data for name in OWN_SETTINGS):
+        try:
+            settings = clean_settings({name: data.get(name) for name in OWN_SETTINGS})
+        except InvalidSettings as exc:
+            return JsonResponse({"errors": exc.errors}, status=400)
     conversation = Conversation.objects.create(
         owner=request.user,
-        model=model or defaults.model,
-        system_prompt=defaults.system_prompt,
-        options=defaults.options,
-        keep_alive=defaults.keep_alive,
+        model=model or preferences.model,
+        system_prompt=settings.system_prompt,
+        options=settings.options,
+        keep_alive=settings.keep_alive,
+        tools=tools,
     )
     return JsonResponse(
         {
@@ -92,6 +113,21 @@ def pin(request: HttpRequest, conversation_id: uuid.UUID) -> JsonResponse:
 def delete(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     """Delete a conversation with its messages and images; its reply stops (signals.end_deleted_conversation)."""
     own_conversation(request, conversation_id).delete()
+    return HttpResponse(status=204)
+
+
+@json_view("POST")
+def delete_exchange(request: HttpRequest, conversation_id: uuid.UUID, message_id: uuid.UUID) -> HttpResponse:
+    """Delete a shown question with its replies and their versions (chat/branches.py); every tab
+    is shown the conversation afresh."""
+    conversation = own_conversation(request, conversation_id)
+    try:
+        branches.delete_exchange(conversation_id=conversation.pk, message_id=message_id)
+    except ReplyRefused as exc:
+        if exc.code == "busy":
+            raise Refused(exc.message, status=409, code="busy") from None
+        raise Refused("There is no such message.", status=404, code="not_found") from None
+    async_to_sync(events.publish_history)(conversation.pk)
     return HttpResponse(status=204)
 
 

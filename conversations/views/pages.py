@@ -70,6 +70,7 @@ def _chat_page(request: HttpRequest, conversation: Conversation | None) -> HttpR
         "ws_path": f"/ws/conversations/{conversation.pk}/" if conversation else None,
         "new_url": reverse("new_conversation"),
         "models_url": reverse("models"),
+        "tools_url": reverse("tools"),
         "login_url": reverse("login"),
         "upload_url": reverse("upload_image"),
         "schemas_url": reverse("schemas"),

@@ -323,7 +323,7 @@ def test_settings_validation_options_and_the_context_meter(
         "oldest messages. Raise the context length in Settings or start a new chat."
     )
 
-    # The same settings as the defaults of new chats; the new-chat page edits those.
+    # The same settings as the defaults of new chats; a new chat's settings start from those.
     dialog = settings_dialog(page)
     expect(dialog.get_by_label("Temperature")).to_have_value("0.7")
     dialog.get_by_role("button", name="Save as my defaults").click()
@@ -333,14 +333,15 @@ def test_settings_validation_options_and_the_context_meter(
     expect(page).to_have_url(f"{live_server_url}/")
     expect(page.get_by_role("meter", name="Context used")).to_be_hidden()
     page.get_by_role("button", name="Settings", exact=True).click()
-    defaults = page.get_by_role("dialog", name="Default settings for new chats")
+    defaults = page.get_by_role("dialog", name="Settings for this new chat")
     expect(defaults.get_by_label("Context length (num_ctx)")).to_have_value("4096")
     expect(defaults.get_by_label("Top K")).to_have_value("40")
 
 
 def defaults_dialog(page: Page) -> Locator:
+    """On a new chat, Settings sets that chat's own; "Save as my defaults" keeps them for every new chat."""
     page.get_by_role("button", name="Settings", exact=True).click()
-    dialog = page.get_by_role("dialog", name="Default settings for new chats")
+    dialog = page.get_by_role("dialog", name="Settings for this new chat")
     expect(dialog.get_by_label("Temperature")).to_be_editable()
     return dialog
 
@@ -357,7 +358,7 @@ def test_the_default_model_can_be_cleared(signed_in_page: Page, live_server_url:
     model = dialog.get_by_label("Model")
     expect(model.locator("option:checked")).to_have_text("Not set: the model picked in the chat")
     model.select_option("qwen3:8b")
-    dialog.get_by_role("button", name="Save", exact=True).click()
+    dialog.get_by_role("button", name="Save as my defaults").click()
     expect(dialog).to_be_hidden()
     page.reload()
     expect(picker.locator("option")).to_have_count(3)
@@ -366,7 +367,7 @@ def test_the_default_model_can_be_cleared(signed_in_page: Page, live_server_url:
     dialog = defaults_dialog(page)
     expect(model).to_have_value("qwen3:8b")
     model.select_option(label="Not set: the model picked in the chat")
-    dialog.get_by_role("button", name="Save", exact=True).click()
+    dialog.get_by_role("button", name="Save as my defaults").click()
     expect(dialog).to_be_hidden()
     # At once, back to the last model used (the dialog's own "Model" is gone with it).
     expect(page.get_by_role("combobox", name="Model", exact=True)).to_have_value(MODEL)

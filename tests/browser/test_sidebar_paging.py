@@ -29,6 +29,10 @@ Message.objects.bulk_create(
     Message(conversation=conversation, role="user", content="Tell me about quantum dots")
     for conversation in recent[::2]
 )
+# Only conversations with a message are listed.
+Message.objects.bulk_create(
+    Message(conversation=conversation, role="user", content="Hello") for conversation in recent[1::2] + old
+)
 """
 
 

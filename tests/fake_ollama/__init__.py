@@ -4,7 +4,9 @@ It follows Ollama's HTTP API as documented: NDJSON streaming with a final stats
 chunk, the request checks Ollama makes and their statuses, errors before any
 output as a real status, errors after it as one more NDJSON line, and Gin's
 plain-text 404 and 405. Tests queue replies with `enqueue_*` and read back what
-it received in `requests`.
+it received in `requests`. Given `tools`, a trigger in the user's message such as
+`[[tool:calculator {"expression": "6*7"}]]` makes it call that tool, then echo
+the results it is sent back (see `server.py`, next to `_TOOL_TRIGGER`).
 
 By hand, for a demo without Ollama:  python -m tests.fake_ollama --port 11435
 """
@@ -24,7 +26,7 @@ from tests.fake_ollama.rules import (
     option_error,
 )
 from tests.fake_ollama.scripts import Recorded, Script
-from tests.fake_ollama.server import FakeOllama
+from tests.fake_ollama.server import FakeOllama, tool_call
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -45,4 +47,5 @@ __all__ = [
     "keep_alive_seconds",
     "option_error",
     "running_model",
+    "tool_call",
 ]

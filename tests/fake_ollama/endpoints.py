@@ -155,9 +155,16 @@ class Endpoints(BaseHandler):
                 self.close_connection = True
                 return
             self._write_chunk(self._chunk(name, **{kind: text}))
+        for call in script.tool_calls:  # each call whole, in a done:false chunk with empty content
+            self._write_chunk(
+                self._chunk(name) | {"message": {"role": "assistant", "content": "", "tool_calls": [call]}}
+            )
         if script.delay and chunks and self._client_gone(script.delay):
             recorded.closed_by_client = True
             self.close_connection = True
+            return
+        if script.broken_off:
+            self.close_connection = True  # no final chunk: the body is cut off
             return
         if script.stream_error is not None:
             self._write_chunk({"error": script.stream_error})  # no done line follows

@@ -32,8 +32,12 @@ class Script:
     stream_error: str | None = None  # after the chunks; with none before it, sent as `error` is
     malformed: bool = False  # a line that is not JSON after the tokens
     truncated: bool = False  # the stream ends with no done line
+    broken_off: bool = False  # the connection closes mid-body, without the chunked body's end
     done_reason: str = "stop"
     stats: dict[str, int] = field(default_factory=dict)
+    # Calls sent after the tokens, each whole in its own done:false chunk:
+    # {"id": "call_…", "function": {"index", "name", "arguments"}}.
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 def markdown_tokens(count: int) -> list[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
 import sys
 import threading
@@ -18,6 +20,25 @@ from tests.fake_ollama.scripts import Recorded, Script
 
 def _words(text: str) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text)
+
+
+# Tool triggers, for requests that offer `tools` and have nothing scripted:
+#   [[tool:NAME]] or [[tool:NAME {"json": "arguments"}]] in the user's last message
+#   makes the answer call that tool (several triggers: several calls, in order);
+#   [[rounds:N]] repeats the calls for N rounds (default 1).
+# Once the rounds are done, the answer to the results echoes them:
+#   "Tool results: <content of each tool message of the last round, joined by | >".
+_TOOL_TRIGGER = re.compile(r"\[\[tool:([\w.\-]+)(?:\s+(\{.*?\}))?\]\]")
+_ROUNDS_TRIGGER = re.compile(r"\[\[rounds:(\d+)\]\]")
+
+
+def tool_call(
+    name: str, arguments: dict[str, Any], *, index: int = 0, call_id: str | None = None
+) -> dict[str, Any]:
+    """A tool call as Ollama streams it: an id of "call_" and 8 characters, object arguments."""
+    if call_id is None:
+        call_id = "call_" + hashlib.sha256(f"{name}/{index}/{arguments}".encode()).hexdigest()[:8]
+    return {"id": call_id, "function": {"index": index, "name": name, "arguments": arguments}}
 
 
 class _Server(ThreadingHTTPServer):
@@ -97,6 +118,12 @@ class FakeOllama:
             )
         )
 
+    def enqueue_tool_calls(
+        self, *calls: dict[str, Any], tokens: tuple[str, ...] = (), delay: float = 0.0
+    ) -> None:
+        """The next streamed reply: `tokens`, then the calls (made with `tool_call`)."""
+        self._push(Script(tokens=list(tokens), tool_calls=list(calls), delay=delay))
+
     def enqueue_error(self, status: int, error: str) -> None:
         """Refuse the next streamed reply before any output (a load failure, a full queue)."""
         self._push(Script(status=status, error=error))
@@ -122,6 +149,10 @@ class FakeOllama:
     def enqueue_truncated(self, *tokens: str) -> None:
         self._push(Script(tokens=list(tokens), truncated=True))
 
+    def enqueue_broken_off(self, *tokens: str) -> None:
+        """The tokens, then the connection closes mid-body (httpx: "incomplete chunked read")."""
+        self._push(Script(tokens=list(tokens), broken_off=True))
+
     def enqueue_completion(self, text: str = "", *, error: str | None = None, status: int = 500) -> None:
         """The answer to the next non-streaming chat request (titles use these)."""
         script = Script(tokens=[text]) if error is None else Script(status=status, error=error)
@@ -144,8 +175,15 @@ class FakeOllama:
         return self.default_script(request)
 
     def default_script(self, request: dict[str, Any]) -> Script:
-        """Unscripted requests get a small Markdown answer, handy for demos."""
+        """Unscripted requests get a small Markdown answer, handy for demos (or follow a tool trigger)."""
         messages = [m for m in request.get("messages") or [] if isinstance(m, dict)]
+        tools = self.tool_script(request, messages)
+        if tools is not None:
+            return tools
+        if messages and messages[-1].get("role") == "assistant":
+            # As Ollama does, a conversation that ends with the assistant's text goes on with it.
+            text = f" …and it goes on from “{(messages[-1].get('content') or '')[-40:]}”, as asked."
+            return Script(tokens=_words(text), delay=self.default_delay)
         last = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
         text = (
             f"You said: *{last.strip()[:200]}*\n\n"
@@ -159,6 +197,31 @@ class FakeOllama:
         if model and "thinking" in model["capabilities"]:
             thinking = _words("The user wrote a message. I will answer briefly and show some code.")
         return Script(tokens=_words(text), thinking=thinking, delay=self.default_delay)
+
+    def tool_script(self, request: dict[str, Any], messages: list[dict[str, Any]]) -> Script | None:
+        """The answer the tool triggers of the user's last message ask for, if any (see _TOOL_TRIGGER)."""
+        last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=None)
+        if last_user is None or not request.get("tools"):
+            return None
+        text = messages[last_user].get("content") or ""
+        triggers = _TOOL_TRIGGER.findall(text)
+        if not triggers:
+            return None
+        since = messages[last_user + 1 :]
+        rounds_done = sum(1 for m in since if m.get("role") == "assistant" and m.get("tool_calls"))
+        rounds = int(_ROUNDS_TRIGGER.search(text).group(1)) if _ROUNDS_TRIGGER.search(text) else 1
+        if rounds_done < rounds:
+            calls = [
+                tool_call(name, json.loads(arguments) if arguments else {}, index=index)
+                for index, (name, arguments) in enumerate(triggers)
+            ]
+            return Script(tokens=[f"Round {rounds_done + 1}. "], tool_calls=calls, delay=self.default_delay)
+        last_round = []
+        for message in reversed(since):
+            if message.get("role") != "tool":
+                break
+            last_round.insert(0, str(message.get("content") or ""))
+        return Script(tokens=_words("Tool results: " + " | ".join(last_round)), delay=self.default_delay)
 
     # Reading back ----------------------------------------------------------
 

@@ -137,7 +137,7 @@ export class Attachments {
   }
 
   // File picker, drag and drop onto `zone`, and pasting into `pasteTarget`.
-  wire({ button, input, zone, pasteTarget }) {
+  wire({ button, input, zone, dropArea, pasteTarget }) {
     button.addEventListener("click", () => input.click());
     input.addEventListener("change", () => {
       const files = [...input.files];
@@ -145,21 +145,30 @@ export class Attachments {
       if (files.length) this.add(files);
     });
     const hasFiles = (event) => event.dataTransfer && [...event.dataTransfer.types].includes("Files");
-    zone.addEventListener("dragover", (event) => {
+    // Files dropped anywhere on the conversation are attached (the composer box lights up);
+    // elsewhere on the page they are refused, rather than the browser leaving the chat to open them.
+    dropArea.addEventListener("dragover", (event) => {
       if (!hasFiles(event)) return;
       event.preventDefault();
       event.dataTransfer.dropEffect = "copy";
       zone.classList.add("dropping");
     });
-    zone.addEventListener("dragleave", (event) => {
-      if (!zone.contains(event.relatedTarget)) zone.classList.remove("dropping");
+    dropArea.addEventListener("dragleave", (event) => {
+      if (!dropArea.contains(event.relatedTarget)) zone.classList.remove("dropping");
     });
-    zone.addEventListener("drop", (event) => {
+    dropArea.addEventListener("drop", (event) => {
       zone.classList.remove("dropping");
       if (!hasFiles(event)) return;
       event.preventDefault();
       this.add([...event.dataTransfer.files]);
     });
+    for (const type of ["dragover", "drop"]) {
+      window.addEventListener(type, (event) => {
+        if (!hasFiles(event) || event.defaultPrevented) return;
+        event.preventDefault();
+        event.dataTransfer.dropEffect = "none";
+      });
+    }
     pasteTarget.addEventListener("paste", (event) => {
       const data = event.clipboardData;
       const files = data ? [...data.files].filter((file) => file.type.startsWith("image/")) : [];

@@ -29,12 +29,24 @@ export class Composer {
         else if (this.error.dataset.source === "attachments") this.clearError();
       },
     });
-    this.attachments.wire({ button: $("attach"), input: $("image-input"), zone: $("composer-box"), pasteTarget: this.input });
+    this.attachments.wire({
+      button: $("attach"),
+      input: $("image-input"),
+      zone: $("composer-box"),
+      dropArea: $("composer").closest("main"),
+      pasteTarget: this.input,
+    });
+    this.note = $("composer-note");
+    this.streaming = false;
 
     this.structured = new StructuredPanel(
       {
         toggle: $("structured-toggle"),
         panel: $("structured-panel"),
+        body: $("structured-body"),
+        summary: $("structured-summary"),
+        summaryText: $("structured-summary-text"),
+        unfold: $("structured-unfold"),
         schema: $("schema-text"),
         jsonMode: $("json-mode"),
         example: $("schema-example"),
@@ -73,11 +85,20 @@ export class Composer {
     this.stopButton.addEventListener("click", () => onStop());
   }
 
-  // The images of a message on its way can no longer be taken back (locked).
-  update({ sendDisabled, stopDisabled, locked }) {
+  // The images of a message on its way can no longer be taken back (locked). While a
+  // reply streams Send stays focusable and says why it does nothing (showBusy).
+  update({ sendDisabled, stopDisabled, locked, streaming }) {
     this.sendButton.disabled = sendDisabled;
+    this.sendButton.setAttribute("aria-disabled", String(!!streaming));
     this.attachments.locked = locked;
     this.stopButton.disabled = stopDisabled;
+    this.streaming = !!streaming;
+    if (!streaming) this.note.hidden = true;
+  }
+
+  showBusy() {
+    this.note.textContent = "A reply is still being written: wait for it, or stop it first.";
+    this.note.hidden = false; // role="status": read out as it appears
   }
 
   focus() {
@@ -146,5 +167,6 @@ export class Composer {
       this.autoSize();
     }
     if (sent.images.length) this.attachments.forget(sent.images);
+    if (sent.format !== undefined) this.structured.fold();
   }
 }

@@ -115,6 +115,15 @@ export function conversationSocket(session, { notice, loadModels, ollamaDown }) 
     messages.follow();
   }
 
+  // A tool call began, waits for approval, or ended; or a note about the reply's tools.
+  function onTool(frame) {
+    const reply = messages.reply(frame.message_id);
+    if (!reply) return;
+    if (frame.type === "tool") reply.updateTool(frame.call);
+    else reply.addNote(frame.text);
+    messages.follow();
+  }
+
   function onDone(frame) {
     const msg = frame.message;
     const article = messages.find(msg.id);
@@ -169,6 +178,8 @@ export function conversationSocket(session, { notice, loadModels, ollamaDown }) 
     reply: onReply,
     token: onDelta,
     thinking: onDelta,
+    tool: onTool,
+    note: onTool,
     done: onDone,
     error: onError,
     title: onTitle,

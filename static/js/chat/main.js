@@ -16,7 +16,9 @@ import { setupTools } from "./page-tools.js";
 import { setupSending } from "./sending.js";
 import { ChatSession } from "./session.js";
 import { storeTimeZone } from "./sidebar-items.js";
-import { MessageActions } from "./versions.js";
+import { onAnswer, ToolPicker } from "./tools.js";
+import { MessageActions } from "./message-actions.js";
+import { setupShortcuts } from "./shortcuts.js";
 
 const data = JSON.parse(document.getElementById("page-data").textContent);
 useSignInPage(data.login_url);
@@ -35,11 +37,18 @@ const composer = new Composer({
   onStop: () => sending.stop(),
 });
 
-const actions = new MessageActions(list, {
-  regenerate: () => sending.regenerate(),
-  edit: (content) => sending.edit(content),
-  switchTo: (messageId, label) => sending.switchTo(messageId, label),
-});
+const actions = new MessageActions(
+  list,
+  {
+    regenerate: (replyId, model) => sending.regenerate(replyId, model),
+    edit: (content, questionId) => sending.edit(content, questionId),
+    switchTo: (messageId, label) => sending.switchTo(messageId, label),
+    continueReply: (replyId) => sending.continueReply(replyId),
+    remove: (messageId) => sending.remove(messageId),
+    models: () => picker.choices(),
+  },
+  { modelMenu: $("regenerate-menu"), deleteDialog: $("delete-message-dialog") },
+);
 
 const earlier = new EarlierMessages({
   scroller,
@@ -66,12 +75,24 @@ const tools = setupTools({
   onLeave: () => session.leave(),
 });
 
+// The tools a model may call: the composer's control, for the conversation on screen.
+const toolPicker = new ToolPicker({
+  button: $("tools-toggle"),
+  panel: $("tools-panel"),
+  picker,
+  toolsUrl: data.tools_url,
+  choiceUrl: () => (session.conversationUrl ? `${session.conversationUrl}tools/` : null),
+});
+
 const session = new ChatSession(
   { conversationId: data.conversation_id, conversationUrl: $("app").dataset.conversationUrl, wsPath: data.ws_path },
-  { messages, composer, actions, earlier, tools, emptyState },
+  { messages, composer, actions, earlier, tools, toolPicker, emptyState },
 );
 
 onSessionEnded(() => session.ended("signed-out"));
+
+// Allow / Deny on a tool call that asks first: any tab of the owner may answer.
+onAnswer((callId, allow) => session.send({ type: allow ? "approve" : "deny", call_id: callId }));
 
 // ---------- models ----------
 
@@ -101,6 +122,7 @@ async function refreshModels() {
     composer.focus();
   }
   composer.checkVision();
+  toolPicker.refresh();
   return !result.error;
 }
 
@@ -117,7 +139,11 @@ const sending = setupSending(session, {
   picker,
   modelsLoading: () => modelsLoading,
   openSocket: () => socket.open(),
+  toolChoice: () => toolPicker.newChatChoice(),
+  newChatSettings: () => tools.newChatSettings(),
 });
+
+setupShortcuts({ session, actions, sending, dialog: $("shortcuts-dialog"), openButton: $("shortcuts-button") });
 
 // ---------- start ----------
 

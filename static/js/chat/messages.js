@@ -5,8 +5,24 @@ import { announce, copyText, el } from "../lib/dom.js";
 import { LiveText } from "./live-text.js";
 import { ReplyStatus } from "./reply-status.js";
 import { renderStructured } from "./structured-reply.js";
+import { hasTools, ToolCallList } from "./tools.js";
 
 const BADGES = { stopped: "Stopped", interrupted: "Interrupted" };
+
+// When a message was sent, shown on hover and when one of its controls has the focus:
+// the time today, the date too on other days; the full date and time as its title.
+function timeStamp(iso) {
+  const when = new Date(iso);
+  if (!iso || Number.isNaN(when.getTime())) return null;
+  const today = when.toDateString() === new Date().toDateString();
+  const short = today
+    ? when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : when.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const node = el("time", "msg-time", short);
+  node.dateTime = iso;
+  node.title = when.toLocaleString();
+  return node;
+}
 
 function shell(msg) {
   const article = el("article", `message from-${msg.role === "user" ? "user" : "assistant"}`);
@@ -14,11 +30,11 @@ function shell(msg) {
   article.dataset.role = msg.role;
   article.dataset.status = msg.status;
   article.setAttribute("aria-label", msg.role === "user" ? "You" : "Assistant");
-  if (msg.role !== "user") {
-    const meta = el("header", "meta");
-    meta.append(el("span", "who", msg.model || "Assistant"));
-    article.append(meta);
-  }
+  const meta = el("header", "meta");
+  if (msg.role !== "user") meta.append(el("span", "who", msg.model || "Assistant"));
+  const stamp = timeStamp(msg.created);
+  if (stamp) meta.append(stamp);
+  article.append(meta);
   return article;
 }
 
@@ -80,6 +96,7 @@ export function renderFinal(msg) {
     content.textContent = msg.content || "";
   }
   if (msg.role === "user" && Array.isArray(msg.images) && msg.images.length) article.append(attachments(msg.images));
+  if (msg.role !== "user" && hasTools(msg)) article.append(new ToolCallList(msg.tool_calls, msg.tool_notes).element);
   article.append(content);
   const badge = BADGES[msg.status];
   if (badge && msg.role !== "user") article.querySelector(".meta").append(el("span", `badge badge-${msg.status}`, badge));
@@ -104,10 +121,13 @@ export class LiveReply {
     this.content = el("div", "content plain");
     this.text = new LiveText(this.content, msg.content || "", addCopyButtons);
     this.loading = null;
+    this.tools = null; // the calls and notes, shown above the text once there are any
     this.status = new ReplyStatus(this.article);
     this.article.append(this.content, this.status.node);
+    for (const call of msg.tool_calls || []) this.toolList().update(call);
+    for (const text of msg.tool_notes || []) this.toolList().addNote(text);
     if (msg.thinking) this.addThinking(msg.thinking, !msg.content);
-    if (!msg.content && !msg.thinking) {
+    if (!msg.content && !msg.thinking && !this.tools) {
       this.loading = el("span", "loading", "Loading model…");
       this.content.append(this.loading);
     }
@@ -129,6 +149,23 @@ export class LiveReply {
     this.details = block.details;
     this.thinking = block.node;
     this.content.before(this.details);
+  }
+
+  toolList() {
+    if (!this.tools) {
+      this.tools = new ToolCallList();
+      this.content.before(this.tools.element);
+    }
+    return this.tools;
+  }
+
+  updateTool(call) {
+    this.clearLoading();
+    this.toolList().update(call);
+  }
+
+  addNote(text) {
+    this.toolList().addNote(text);
   }
 
   appendContent(delta) {

@@ -68,6 +68,11 @@ export class ModelPicker {
     return [...this.capabilities.keys()].filter((name) => this.canSee(name));
   }
 
+  // The models to answer with, named as the picker names them: [{name, label}].
+  choices() {
+    return [...this.select.options].map((option) => ({ name: option.value, label: option.textContent }));
+  }
+
   choose(name) {
     this.select.value = name;
     this.select.dispatchEvent(new Event("change"));

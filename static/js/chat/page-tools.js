@@ -93,5 +93,5 @@ export function setupTools({ data, picker, currentId, onLeave }) {
     meter.setUrl(url ? `${url}context/` : null);
   }
 
-  return { sidebar, meter, setTitle, useConversation };
+  return { sidebar, meter, setTitle, useConversation, newChatSettings: () => settings.newChatSettings() };
 }

@@ -1,4 +1,5 @@
-// Structured output, asked for: the composer's JSON Schema panel and the saved schemas.
+// Structured output, asked for: the composer's JSON Schema panel and the saved schemas. After
+// a message goes with it, the panel folds to one line and stays on, keeping the schema.
 
 import { announce } from "../lib/dom.js";
 import { errorText, request } from "../lib/http.js";
@@ -121,8 +122,12 @@ function describeParseError(text, error) {
 }
 
 export class StructuredPanel {
-  constructor({ toggle, panel, schema, jsonMode, example, saved, name, save, remove, error }, schemasUrl) {
-    Object.assign(this, { toggle, panel, schema, jsonMode, example, saved, name, save, remove, error });
+  constructor({ toggle, panel, body, summary, summaryText, unfold, schema, jsonMode, example, saved, name, save, remove, error }, schemasUrl) {
+    Object.assign(this, { toggle, panel, body, summary, summaryText, unfold, schema, jsonMode, example, saved, name, save, remove, error });
+    unfold.addEventListener("click", () => {
+      this.setFolded(false);
+      (this.jsonMode.checked ? this.jsonMode : this.schema).focus();
+    });
     this.url = schemasUrl;
     this.entries = [];
     this.loaded = false;
@@ -160,10 +165,28 @@ export class StructuredPanel {
   setOpen(open) {
     this.panel.hidden = !open;
     this.toggle.setAttribute("aria-expanded", String(open));
+    this.setFolded(false);
     if (open) {
       if (!this.loaded) this.loadSaved();
       (this.jsonMode.checked ? this.jsonMode : this.schema).focus();
     }
+  }
+
+  // Folded: one line says what the replies follow, the schema stays and still applies.
+  setFolded(folded) {
+    this.body.hidden = folded;
+    this.summary.hidden = !folded;
+    this.unfold.setAttribute("aria-expanded", String(!folded));
+    if (folded) {
+      this.summaryText.textContent = this.jsonMode.checked
+        ? "JSON mode is on: replies are JSON."
+        : "Replies follow your JSON Schema.";
+    }
+  }
+
+  // A message went with structured output: make room for the conversation.
+  fold() {
+    if (this.open && !this.panel.contains(document.activeElement)) this.setFolded(true);
   }
 
   fill(schema) {

@@ -5,7 +5,7 @@
 
 export class ChatSession {
   // parts: the page's pieces a transition updates (messages, composer, actions, earlier,
-  // tools, emptyState).
+  // tools, toolPicker, emptyState).
   constructor({ conversationId, conversationUrl, wsPath }, parts) {
     Object.assign(this, parts);
     this.conversationId = conversationId || null;
@@ -14,7 +14,7 @@ export class ChatSession {
     this.socket = null;
     this.synced = false;
     this.syncPending = false;
-    this.pending = null; // {kind, clientId, content, model, images, format, sent}
+    this.pending = null; // {kind, clientId, content, model, images, format, sent, messageId}
     this.unconfirmed = null; // a sent message whose echo was lost with the connection
     this.creating = false;
     this.stopping = false;
@@ -30,7 +30,8 @@ export class ChatSession {
   refresh() {
     const streaming = this.messages.streaming;
     this.composer.update({
-      sendDisabled: streaming || !!this.pending || this.creating || this.dead,
+      sendDisabled: !!this.pending || this.creating || this.dead,
+      streaming,
       stopDisabled: !streaming || this.stopping || this.dead,
       locked: !!this.pending,
     });
@@ -52,6 +53,7 @@ export class ChatSession {
   use(url) {
     this.conversationUrl = url;
     this.tools.useConversation(url);
+    this.toolPicker.reset(); // the Tools control follows: this conversation's, or a new chat's
   }
 
   // ---------- a new conversation ----------
@@ -94,6 +96,7 @@ export class ChatSession {
     if (pending.model) frame.model = pending.model;
     if (pending.images.length) frame.images = pending.images;
     if (pending.format !== undefined) frame.format = pending.format;
+    if (pending.messageId) frame.message_id = pending.messageId;
     pending.sent = this.socket.send(frame);
   }
 
@@ -112,7 +115,8 @@ export class ChatSession {
     this.refresh();
   }
 
-  // A regenerate or switch_version frame went; refocus is the pager button to focus after.
+  // A regenerate, continue, delete or switch_version frame went; refocus ({id, label}) is the
+  // pager button to focus after.
   awaiting(refocus) {
     this.waiting = true;
     if (refocus !== undefined) this.refocus = refocus;

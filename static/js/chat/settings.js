@@ -1,5 +1,7 @@
-// The settings dialog: a conversation's (or the new-chat defaults') system prompt,
-// model and Ollama options, with the server's validation shown next to each field.
+// The settings dialog: a conversation's system prompt, model and Ollama options, with the
+// server's validation shown next to each field. On a chat not created yet it sets that
+// chat's own (sent when it is created: nothing is made before the first message), and
+// either can be saved as the user's defaults for new chats.
 
 import { el, toast } from "../lib/dom.js";
 import { errorText, fieldErrors, request } from "../lib/http.js";
@@ -37,6 +39,7 @@ export class SettingsDialog {
     this.models = models;
     this.onSaved = onSaved;
     this.url = null; // the conversation's settings, or null on the new-chat page
+    this.newChat = null; // the settings of the chat not created yet, once set
     this.fields = new Map(); // name -> {input, error}
     this.serial = 0;
 
@@ -44,9 +47,10 @@ export class SettingsDialog {
     dialog.querySelector('[data-action="cancel"]').addEventListener("click", () => dialog.close());
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
-      this.save(this.url || this.defaultsUrl, true);
+      if (this.url) this.save(this.url, true);
+      else this.keepForNewChat();
     });
-    this.defaultsButton.addEventListener("click", () => this.save(this.defaultsUrl, false));
+    this.defaultsButton.addEventListener("click", () => this.save(this.defaultsUrl, !this.url));
     // Fields exist only while the dialog is open: the composer's picker stays the page's one "Model" control.
     dialog.addEventListener("close", () => {
       this.serial += 1;
@@ -57,18 +61,31 @@ export class SettingsDialog {
 
   setConversation(url) {
     this.url = url;
+    if (url) this.newChat = null; // created with them
+  }
+
+  // What a chat not created yet is to be created with, if its settings were set.
+  newChatSettings() {
+    if (!this.newChat) return null;
+    const { system_prompt, options, keep_alive } = this.newChat;
+    return { system_prompt, options, keep_alive };
   }
 
   async open() {
     const serial = ++this.serial;
     const defaults = !this.url;
-    this.heading.textContent = defaults ? "Default settings for new chats" : "Conversation settings";
-    this.defaultsButton.hidden = defaults;
+    this.heading.textContent = defaults ? "Settings for this new chat" : "Conversation settings";
     this.setBusy(true);
     this.showGeneral("");
     this.note.textContent = "";
     this.body.replaceChildren(el("p", "settings-loading", "Loading…"));
     this.dialog.showModal();
+    if (defaults && this.newChat) {
+      this.build(this.newChat, true);
+      this.setBusy(false);
+      this.fields.get("system_prompt").input.focus();
+      return;
+    }
     const { status, body } = await request(this.url || this.defaultsUrl);
     if (serial !== this.serial || !this.dialog.open) return;
     if (status !== 200 || !body) {
@@ -212,6 +229,21 @@ export class SettingsDialog {
     else if (other.length) this.general.focus();
   }
 
+  // The new chat's own settings: checked here as far as the page can, and by the server
+  // when the chat is created with its first message.
+  keepForNewChat() {
+    if (!this.fields.size) return;
+    const { settings, problems } = this.values();
+    if (Object.keys(problems).length) {
+      this.showErrors(problems);
+      return;
+    }
+    this.newChat = settings;
+    this.dialog.close();
+    toast("Settings saved for this chat.");
+    this.onSaved(settings, false);
+  }
+
   async save(url, closes) {
     if (!this.fields.size) return;
     this.note.textContent = "";
@@ -235,6 +267,7 @@ export class SettingsDialog {
     }
     this.showErrors({});
     const isDefaults = url === this.defaultsUrl;
+    if (isDefaults && !this.url) this.newChat = null; // the new chat follows the defaults again
     if (closes) {
       this.dialog.close();
       toast("Settings saved.");

@@ -33,6 +33,7 @@ export function conversationItem(entry, currentId) {
   item.dataset.pinned = String(!!entry.pinned);
   item.dataset.url = entry.url;
   const link = el("a", "conv-link", entry.title || "New chat");
+  link.title = entry.title || "New chat"; // the whole title, when the link cuts it short
   link.href = entry.url;
   link.dataset.id = entry.id;
   if (entry.id === currentId) link.setAttribute("aria-current", "page");

@@ -102,6 +102,7 @@ export class Sidebar {
     const item = this.item(id);
     if (!item) return;
     item.querySelector("a").textContent = title || "New chat";
+    item.querySelector("a").title = title || "New chat";
     item.querySelector(".conv-menu-button").setAttribute("aria-label", menuLabel(title));
   }
 

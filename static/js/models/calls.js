@@ -10,6 +10,10 @@ export async function call(url, body) {
   const { status, ok, body: payload, lost } = await request(url, body === undefined ? {} : { method: "POST", json: body });
   if (!status) throw new RequestFailed("Cannot reach the server. Check your connection and try again.");
   if (lost) throw new RequestFailed("Your session has ended: sign in again.");
-  if (!ok || !payload) throw new RequestFailed(errorText(payload, `The server answered HTTP ${status}.`));
+  if (!ok || !payload) {
+    const failed = new RequestFailed(errorText(payload, `The server answered HTTP ${status}.`));
+    failed.code = payload && payload.error ? payload.error.code : ""; // e.g. "exists": the copy would replace a model
+    throw failed;
+  }
   return payload;
 }

@@ -16,6 +16,7 @@ export class ModelDialogs {
     $("copy-form").addEventListener("submit", (event) => this.submitCopy(event));
     $("delete-form").addEventListener("submit", (event) => this.submitDelete(event));
     $("copy-cancel").addEventListener("click", () => $("copy-dialog").close());
+    $("copy-name").addEventListener("input", () => this.askedToReplace(""));
     $("delete-cancel").addEventListener("click", () => $("delete-dialog").close());
   }
 
@@ -24,9 +25,18 @@ export class ModelDialogs {
     $("copy-source").textContent = name;
     const base = name.replace(/:latest$/, "");
     $("copy-name").value = `${base.replace(/:/g, "-")}-copy`;
-    showError("copy-error", "");
+    this.askedToReplace("");
     $("copy-dialog").showModal();
     $("copy-name").select();
+  }
+
+  // The server's question ("Replace llama3.2:latest with a copy of smollm2:135m?") and a Replace
+  // button; a changed name asks nothing until the server asks again.
+  askedToReplace(destination, question = "") {
+    this.replacing = destination;
+    showError("copy-error", question);
+    $("copy-confirm").textContent = destination ? "Replace" : "Copy";
+    $("copy-confirm").classList.toggle("danger", !!destination);
   }
 
   openDelete(name) {
@@ -47,9 +57,11 @@ export class ModelDialogs {
     const confirm = $("copy-confirm");
     confirm.disabled = true;
     try {
-      await this.call(this.urls.copy, { source: this.model, destination });
+      // Replacing an installed model only once the server asked and the person said yes.
+      await this.call(this.urls.copy, { source: this.model, destination, overwrite: this.replacing === destination });
     } catch (err) {
-      showError("copy-error", err.message);
+      if (err.code === "exists") this.askedToReplace(destination, err.message);
+      else showError("copy-error", err.message);
       return;
     } finally {
       confirm.disabled = false;

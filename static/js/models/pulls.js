@@ -9,6 +9,17 @@ const $ = (id) => document.getElementById(id);
 
 const STATE_TEXT = { success: "Pulled", error: "Failed", cancelled: "Cancelled" };
 
+// The ids of the pulls dismissed in this tab's session.
+const DISMISSED_KEY = "dismissedPulls";
+
+function dismissedPulls() {
+  try {
+    return new Set(JSON.parse(sessionStorage.getItem(DISMISSED_KEY) || "[]"));
+  } catch {
+    return new Set();
+  }
+}
+
 function capitalise(text) {
   return text ? text[0].toUpperCase() + text.slice(1) : text;
 }
@@ -47,7 +58,32 @@ export class Pulls {
     this.onPulled = onPulled;
     this.pulls = new Map(); // model -> {data, node}
     this.lastPull = "";
+    this.dismissed = dismissedPulls();
     if (staff) $("pull-form").addEventListener("submit", (event) => this.submit(event));
+  }
+
+  // A finished pull leaves this page (and stays away after a reload); the server forgets it later.
+  dismiss(model) {
+    const known = this.pulls.get(model);
+    if (!known) return;
+    this.dismissed.add(known.data.id);
+    try {
+      sessionStorage.setItem(DISMISSED_KEY, JSON.stringify([...this.dismissed].slice(-100)));
+    } catch {
+      /* storage may be unavailable: dismissed until the next reload */
+    }
+    known.node.remove();
+    this.pulls.delete(model);
+    announce(`The pull of ${model} is dismissed.`);
+    if ($("pull-name")) $("pull-name").focus();
+  }
+
+  retry(model, node) {
+    node.disabled = true;
+    if (!this.send({ type: "pull", model })) {
+      node.disabled = false;
+      showBanner("socket", "Not connected to the server; try again in a moment.");
+    }
   }
 
   node(model) {
@@ -58,8 +94,13 @@ export class Pulls {
     if (this.staff) {
       const cancel = button("Cancel", `pull of ${model}`, "button small pull-cancel");
       cancel.addEventListener("click", () => this.cancel(model, cancel));
-      top.append(cancel);
+      const retry = button("Retry", `pull of ${model}`, "button small pull-retry");
+      retry.addEventListener("click", () => this.retry(model, retry));
+      top.append(cancel, retry);
     }
+    const dismiss = button("Dismiss", `pull of ${model}`, "button small pull-dismiss");
+    dismiss.addEventListener("click", () => this.dismiss(model));
+    top.append(dismiss);
     const error = el("p", "pull-error");
     error.setAttribute("role", "alert");
     error.hidden = true;
@@ -71,6 +112,7 @@ export class Pulls {
     const known = this.pulls.get(pull.model);
     // Events carry the whole state; an older one than shown (same pull) is a repeat.
     if (known && known.data.id === pull.id && known.data.seq >= pull.seq) return;
+    if (this.dismissed.has(pull.id)) return;
     const node = known ? known.node : this.node(pull.model);
     this.pulls.set(pull.model, { data: pull, node });
     if (!known) $("pulls").prepend(node);
@@ -83,6 +125,12 @@ export class Pulls {
     setBar(node.querySelector(":scope > .bar"), pull.percent, bytes || label);
     const cancel = node.querySelector(".pull-cancel");
     if (cancel) cancel.hidden = !running;
+    const retry = node.querySelector(".pull-retry");
+    if (retry) {
+      retry.hidden = pull.state !== "error";
+      retry.disabled = false;
+    }
+    node.querySelector(".pull-dismiss").hidden = running;
     const error = node.querySelector(".pull-error");
     error.textContent = pull.error || "";
     error.hidden = !pull.error;

@@ -119,6 +119,7 @@ export class ModelTables {
       toggle.setAttribute("aria-controls", detailsRow.id);
       toggle.addEventListener("click", () => this.toggleDetails(model.name, toggle, detailsRow));
       const load = button("Load", model.name);
+      load.classList.add("load-button"); // not offered while the model is loaded: see showLoad()
       load.addEventListener("click", () => this.loadModel(model.name, load));
       actions.append(toggle, load);
       if (this.staff) {
@@ -141,6 +142,15 @@ export class ModelTables {
     $("installed-empty").hidden = this.installed.length !== 0;
     this.open.clear();
     for (const open of reopen) open();
+    this.showLoad();
+  }
+
+  showLoad() {
+    const loaded = new Set(this.running.map((model) => model.name));
+    for (const row of $("installed-rows").querySelectorAll("tr[data-model]")) {
+      const load = row.querySelector(".load-button");
+      if (load) load.hidden = loaded.has(row.dataset.model);
+    }
   }
 
   async toggleDetails(name, toggle, row) {
@@ -208,9 +218,11 @@ export class ModelTables {
     labelCells($("running-table"));
     $("running-table").hidden = rows.length === 0;
     $("running-empty").hidden = rows.length !== 0;
+    this.showLoad();
   }
 
   async loadModel(name, node) {
+    const focused = node === document.activeElement;
     await busy(node, "Loading…", async () => {
       try {
         const payload = await this.call(this.urls.load, { model: name });
@@ -218,6 +230,9 @@ export class ModelTables {
         this.renderRunning();
         hideBanner("action");
         announce(`${name} is loaded.`);
+        // Its Load button is gone: the keyboard goes on from its Unload button.
+        const unload = $("running-rows").querySelector(`tr[data-model="${CSS.escape(name)}"] button`);
+        if (unload && focused) unload.focus();
       } catch (err) {
         showBanner("action", `Could not load ${name}: ${err.message}`);
       }

@@ -1,7 +1,9 @@
-// Message actions: Regenerate on the last reply, Edit on the last question (edited
-// in place), and the "‹ 2/3 ›" pager between the versions of a reply.
+// Each message's actions: copy, edit any question (in place; the edit starts a branch),
+// delete a question with its replies, regenerate any reply (with the chosen model or
+// another), continue a reply cut short, and the "‹ 2/3 ›" pager between versions.
 
-import { el } from "../lib/dom.js";
+import { copyText, el, toast } from "../lib/dom.js";
+import { PopupMenu } from "../lib/menu.js";
 
 function button(label, className, text) {
   const node = el("button", `msg-action ${className}`, text ?? label);
@@ -10,15 +12,44 @@ function button(label, className, text) {
   return node;
 }
 
+// A reply that ended before its end: stopped, interrupted, or at Ollama's length limit.
+export function cutShort(msg) {
+  if (!msg || msg.role !== "assistant" || !msg.content) return false;
+  if (msg.status === "stopped" || msg.status === "interrupted") return true;
+  return msg.status === "complete" && !!msg.stats && msg.stats.done_reason === "length";
+}
+
 export class MessageActions {
-  // handlers: regenerate(), edit(content) -> true when sent, switchTo(replyId).
-  constructor(list, handlers) {
+  // handlers: regenerate(replyId, model), edit(content, questionId) -> true when sent,
+  // switchTo(replyId, label), continueReply(replyId), remove(messageId), models() -> [{name, label}].
+  constructor(list, handlers, { modelMenu, deleteDialog }) {
     this.list = list;
     this.handlers = handlers;
     this.data = new WeakMap(); // article -> message
     this.seen = new Map(); // reply id -> version ids, for replies the server sent without them
     this.busy = false;
     this.editing = null; // {article, form, text, save}
+    this.modelMenu = modelMenu;
+    this.models = new PopupMenu(modelMenu, {
+      onOpen: () => this.fillModelMenu(),
+      onSelect: (item, opener) => {
+        const article = opener && opener.closest("article");
+        if (article && !this.busy) this.handlers.regenerate(article.dataset.id, item.dataset.model);
+      },
+    });
+    this.deleteDialog = deleteDialog;
+    this.deleting = null; // the article whose deletion awaits confirmation
+    deleteDialog.querySelector('[data-action="confirm"]').addEventListener("click", () => {
+      const article = this.deleting;
+      deleteDialog.close();
+      if (article && article.isConnected && !this.busy) this.handlers.remove(article.dataset.id);
+    });
+    deleteDialog.addEventListener("close", () => {
+      const article = this.deleting;
+      this.deleting = null;
+      const again = article && article.isConnected && article.querySelector(".delete-button");
+      if (again) again.focus();
+    });
   }
 
   // The reply frame that starts another version lists what it replaces.
@@ -38,19 +69,83 @@ export class MessageActions {
     this.data.set(article, msg);
     const row = el("div", "message-actions");
     if (msg.role === "user") {
+      const copy = button("Copy message", "copy-message-button", "Copy");
+      copy.addEventListener("click", () => this.copy(msg.content || "", "Message copied"));
       const edit = button("Edit", "edit-button");
       edit.addEventListener("click", () => this.startEdit(article));
-      row.append(edit);
+      const remove = button("Delete message and its replies", "delete-button", "Delete");
+      remove.addEventListener("click", () => this.confirmDelete(article));
+      row.append(copy, edit, remove);
     } else {
       if ((msg.versions || 1) > 1) row.append(this.pager(msg));
+      const copy = button("Copy reply", "copy-message-button", "Copy");
+      copy.addEventListener("click", () => this.copy(msg.content || "", "Reply copied"));
+      row.append(copy);
+      if (cutShort(msg)) {
+        const more = button("Continue", "continue-button");
+        more.addEventListener("click", () => {
+          if (!this.busy) this.handlers.continueReply(msg.id);
+        });
+        row.append(more);
+      }
       const again = button("Regenerate", "regenerate-button");
       again.addEventListener("click", () => {
-        if (!this.busy) this.handlers.regenerate();
+        if (!this.busy) this.handlers.regenerate(msg.id, null);
       });
-      row.append(again);
+      const other = button("Answer again with…", "model-menu-button", "▾");
+      other.setAttribute("aria-haspopup", "menu");
+      other.setAttribute("aria-expanded", "false");
+      this.models.attach(other);
+      row.append(again, other);
     }
     article.append(row);
     return article;
+  }
+
+  async copy(text, done) {
+    let said = done;
+    try {
+      await copyText(text);
+    } catch {
+      said = "Copy failed";
+    }
+    toast(said); // a role="status" region: read out too
+  }
+
+  // The last reply's Markdown, for the keyboard shortcut.
+  copyLastReply() {
+    const article = this.lastOf("assistant");
+    const msg = article && this.data.get(article);
+    if (msg) this.copy(msg.content || "", "Reply copied");
+    return !!msg;
+  }
+
+  fillModelMenu() {
+    const items = this.handlers.models().map(({ name, label }) => {
+      const item = el("button", null, label);
+      item.type = "button";
+      item.setAttribute("role", "menuitem");
+      item.tabIndex = -1;
+      item.dataset.model = name;
+      return item;
+    });
+    if (!items.length) {
+      const none = el("button", null, "No models loaded yet");
+      none.type = "button";
+      none.setAttribute("role", "menuitem");
+      none.setAttribute("aria-disabled", "true");
+      none.tabIndex = -1;
+      items.push(none);
+    }
+    this.modelMenu.replaceChildren(...items);
+  }
+
+  confirmDelete(article) {
+    if (this.busy) return;
+    const msg = this.data.get(article);
+    this.deleting = article;
+    this.deleteDialog.querySelector(".delete-message-text").textContent = (msg && msg.content ? msg.content : "").slice(0, 200);
+    this.deleteDialog.showModal();
   }
 
   pager(msg) {
@@ -78,43 +173,50 @@ export class MessageActions {
     return articles[articles.length - 1] || null;
   }
 
-  // Only the last exchange can be regenerated, edited or switched, and not while a reply streams.
+  // Nothing can be changed while a reply streams; Continue is for the last reply only.
   update({ busy }) {
     this.busy = busy;
-    const lastReply = this.lastOf("assistant");
-    const lastQuestion = this.lastOf("user");
-    const replyIsLast = lastReply && !lastReply.nextElementSibling;
+    const last = this.list.lastElementChild;
     for (const row of this.list.querySelectorAll(".message-actions")) {
       const article = row.parentElement;
-      const again = row.querySelector(".regenerate-button");
-      if (again) {
-        again.hidden = !(article === lastReply && replyIsLast);
-        again.disabled = busy;
+      for (const action of row.querySelectorAll(".edit-button, .delete-button, .regenerate-button, .model-menu-button")) {
+        action.disabled = busy;
       }
       const edit = row.querySelector(".edit-button");
-      if (edit) {
-        edit.hidden = article !== lastQuestion || article === (this.editing && this.editing.article);
-        edit.disabled = busy;
+      if (edit) edit.hidden = article === (this.editing && this.editing.article);
+      const more = row.querySelector(".continue-button");
+      if (more) {
+        more.hidden = article !== last;
+        more.disabled = busy;
       }
       for (const step of row.querySelectorAll(".pager-prev, .pager-next")) {
-        step.disabled = busy || article !== lastReply || !step.dataset.target;
+        step.disabled = busy || !step.dataset.target;
       }
     }
     if (this.editing && !this.editing.sending) this.editing.save.disabled = busy;
   }
 
-  // Put focus back on a pager button after the list was replaced.
-  focusPager(label) {
-    const reply = this.lastOf("assistant");
+  // Put focus back on a pager button after the list was replaced: refocus is {id, label},
+  // the version switched to and the button used.
+  focusPager(refocus) {
+    const reply = (refocus.id && this.list.querySelector(`article[data-id="${CSS.escape(refocus.id)}"]`)) || this.lastOf("assistant");
     if (!reply) return false;
-    const wanted = reply.querySelector(`.pager button[aria-label="${label}"]`);
+    const wanted = reply.querySelector(`.pager button[aria-label="${refocus.label}"]`);
     const target = wanted && !wanted.disabled ? wanted : reply.querySelector(".pager button:enabled");
     if (!target) return false;
     target.focus();
     return true;
   }
 
-  // ---------- editing the last question ----------
+  // ---------- editing a question ----------
+
+  // The last question, for the ↑ shortcut in an empty composer.
+  editLast() {
+    const article = this.lastOf("user");
+    if (!article || this.busy) return false;
+    this.startEdit(article);
+    return true;
+  }
 
   startEdit(article) {
     if (this.editing) this.cancelEdit(false);
@@ -154,7 +256,7 @@ export class MessageActions {
       event.preventDefault();
       const content = text.value;
       if (!content.trim() || this.busy || this.editing.sending) return;
-      if (this.handlers.edit(content)) {
+      if (this.handlers.edit(content, msg.id)) {
         this.editing.sending = true;
         save.disabled = true;
         text.readOnly = true;

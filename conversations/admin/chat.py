@@ -1,69 +1,29 @@
-"""The admin: browse conversations, their messages, images and structured results."""
+"""Conversations and their messages."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.forms.fields import InvalidJSONInput
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
-from conversations import json_input
-from conversations.models import Conversation, Image, Message, Preferences, SavedSchema
-from conversations.options import InvalidSettings, clean_settings
-from conversations.sign_in import AdminSignInForm
-from conversations.structured.form import result_form
-from conversations.structured.formats import SchemaRejected, check_format, stored_result
+from conversations.admin.display import structured_result, thumbnails
+from conversations.admin.forms import ConversationForm
+from conversations.admin.images import ImageInline
+from conversations.admin.tools import calls_of_reply
+from conversations.models import Conversation, Image, Message
 from conversations.transfer import exports
 from conversations.views.images import image_file_response
 
-# The admin's sign-in refuses what the sign-in page refuses (conversations/sign_in.py).
-admin.site.login_form = AdminSignInForm
-
-SETTINGS_FIELDS = ("model", "system_prompt", "options", "keep_alive")
 MODERATED_FIELDS = ("content", "thinking")  # the only message fields the admin edits
-
-
-def thumbnails(images) -> str:
-    # The admin's own image route: the user-facing one serves an image to its owner only.
-    return format_html_join(
-        " ",
-        '<a href="{}"><img src="{}" alt="Image {}×{}" height="64"></a>',
-        (
-            (
-                reverse("admin:conversations_image_file", args=[image.pk]),
-                reverse("admin:conversations_image_thumbnail", args=[image.pk]),
-                image.width,
-                image.height,
-            )
-            for image in images
-        ),
-    )
-
-
-def structured_result(message: Message) -> str:
-    result = stored_result(message.structured)
-    if not result:
-        return "—"
-    errors = format_html_join(
-        "", "<li><code>{}</code>: {}</li>", ((error["path"], error["message"]) for error in result["errors"])
-    )
-    verdict = "Valid" if result["valid"] else "Not valid"
-    return format_html(
-        "<p><strong>{}</strong></p><ul>{}</ul>{}",
-        verdict,
-        errors,
-        result_form(message.format, message.structured, id_prefix=f"sf-{message.pk}"),
-    )
 
 
 class MessageInline(admin.StackedInline):
@@ -131,102 +91,30 @@ def export_conversations(
     return response
 
 
-class StorableJSONField(forms.JSONField):
-    """JSON typed into the admin, parsed as strictly as JSON from anywhere else:
-    NaN, NUL, lone surrogates and deep nesting are form errors, not server errors."""
-
-    def to_python(self, value: Any) -> Any:
-        if self.disabled or value in self.empty_values or not isinstance(value, str):
-            return super().to_python(value)
-        try:
-            return json_input.loads(value, what="This JSON")
-        except json_input.Unacceptable as exc:
-            raise forms.ValidationError(exc.message, code="invalid") from None
-
-    def bound_data(self, data: Any, initial: Any) -> Any:
-        # Shown again as typed when refused (Django would parse it with json.loads).
-        if self.disabled or not isinstance(data, str):
-            return super().bound_data(data, initial)
-        try:
-            return json_input.loads(data)
-        except json_input.Unacceptable:
-            return InvalidJSONInput(data)
-
-
-class SettingsForm(forms.ModelForm):
-    """Settings (of a conversation, or a user's defaults) pass the same checks as in the chat's settings panel."""
-
-    options = StorableJSONField(required=False)
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if any(name in self.errors for name in SETTINGS_FIELDS):
-            return cleaned
-        try:
-            settings = clean_settings({name: cleaned.get(name) for name in SETTINGS_FIELDS})
-        except InvalidSettings as exc:
-            for name, message in exc.errors.items():
-                if name in SETTINGS_FIELDS:
-                    self.add_error(name, message)
-                elif name == "__all__":
-                    self.add_error(None, message)
-                else:  # an option's name
-                    self.add_error("options", f"{name}: {message}")
-            return cleaned
-        cleaned.update(
-            model=settings.model,
-            system_prompt=settings.system_prompt,
-            options=settings.options,
-            keep_alive=settings.keep_alive,
-        )
-        return cleaned
-
-
-class ConversationForm(SettingsForm):
-    class Meta:
-        model = Conversation
-        fields = ["title", "title_source", "pinned", *SETTINGS_FIELDS]
-
-
-class PreferencesForm(SettingsForm):
-    class Meta:
-        model = Preferences
-        fields = ["user", *SETTINGS_FIELDS]
-
-
-class SavedSchemaForm(forms.ModelForm):
-    """A schema edited here passes the same checks as one saved from the chat."""
-
-    schema = StorableJSONField()
-
-    class Meta:
-        model = SavedSchema
-        fields = ["owner", "name", "schema"]
-
-    def clean_schema(self) -> Any:
-        schema = self.cleaned_data["schema"]
-        if not isinstance(schema, dict):
-            raise forms.ValidationError("The schema must be a JSON object.")
-        try:
-            return check_format(schema)
-        except SchemaRejected as exc:
-            raise forms.ValidationError(exc.message) from None
-
-
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     view_on_site = False  # the chat page is its owner's only
     form = ConversationForm
-    list_display = ["__str__", "owner", "model", "message_count", "pinned", "created_at", "updated_at"]
+    list_display = [
+        "__str__",
+        "owner",
+        "model",
+        "message_count",
+        "pinned",
+        "from_api",
+        "created_at",
+        "updated_at",
+    ]
     list_select_related = ["owner"]
-    list_filter = ["model", "owner", "created_at", "updated_at"]
+    list_filter = ["model", "from_api", "owner", "created_at", "updated_at"]
     search_fields = ["title", "owner__username", "messages__content"]
     date_hierarchy = "created_at"
     ordering = ["-updated_at"]
-    readonly_fields = ["id", "owner", "created_at", "updated_at"]
+    readonly_fields = ["id", "owner", "from_api", "created_at", "updated_at"]
     fields = [
         "id",
         "owner",
+        "from_api",
         "title",
         "title_source",
         "pinned",
@@ -287,21 +175,6 @@ class ConversationAdmin(admin.ModelAdmin):
         return image_file_response(self._image(request, image_id).thumbnail, "image/webp")
 
 
-class ImageInline(admin.TabularInline):
-    model = Image
-    extra = 0
-    fields = ["preview", "content_type", "width", "height", "byte_size", "sha256"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    @admin.display(description="Image")
-    def preview(self, image: Image) -> str:
-        return thumbnails([image])
-
-
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     """Messages are written by the chat; the admin may only correct their text (moderation).
@@ -337,6 +210,8 @@ class MessageAdmin(admin.ModelAdmin):
         "eval_duration",
         "format",
         "structured_result",
+        "tool_calls",
+        "tool_notes",
         "created_at",
         "saved_at",
     ]
@@ -365,17 +240,6 @@ class MessageAdmin(admin.ModelAdmin):
     def structured_result(self, message: Message) -> str:
         return structured_result(message)
 
-
-@admin.register(SavedSchema)
-class SavedSchemaAdmin(admin.ModelAdmin):
-    form = SavedSchemaForm
-    list_display = ["name", "owner", "updated_at"]
-    list_select_related = ["owner"]
-    search_fields = ["name", "owner__username"]
-
-
-@admin.register(Preferences)
-class PreferencesAdmin(admin.ModelAdmin):
-    form = PreferencesForm
-    list_display = ["user", "model"]
-    list_select_related = ["user"]
+    @admin.display(description="Tool calls")
+    def tool_calls(self, message: Message) -> str:
+        return calls_of_reply(message.pk)
