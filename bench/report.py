@@ -27,6 +27,7 @@ LABELS = {
     "start": "5. Cold start until the first page answers",
     "page_bytes": "6. Chat page cold load (HTML + CSS + JS, compressed)",
     "page_usable": "6. Message box usable after navigation start",
+    "reply_frames": "6. Page time per frame of a long streaming reply (first / last frames)",
     "long": "6. Open a long conversation (server time)",
     "admin": "6. Admin conversation list (server time, queries)",
     "api_ttft": "7. API TTFT added, streamed chat completion (new conversation)",
@@ -262,8 +263,24 @@ def build_rows(
                 _le(browser["usable_ms"] / 1000, 0.5),
             )
         )
+        frames = page.get("reply_frames")
+        if frames:
+            rows.append(
+                Row(
+                    LABELS["reply_frames"],
+                    f"first {frames['edge']} frames: {ms(frames['first_median'] / 1000)} median, "
+                    f"{ms(frames['first_p90'] / 1000)} p90; last {frames['edge']}: "
+                    f"{ms(frames['last_median'] / 1000)} median, {ms(frames['last_p90'] / 1000)} p90 "
+                    f"({num(frames['tokens'])}-token Markdown reply, {num(frames['frames'])} frames)",
+                    "—",
+                    "—",
+                    "last ≤ 3 × first, ≤ 16 ms",
+                    frames["last_median"] <= 3 * max(frames["first_median"], 0.1)
+                    and frames["last_p90"] <= 16,
+                )
+            )
     else:
-        for key in ("page_bytes", "page_usable"):
+        for key in ("page_bytes", "page_usable", "reply_frames"):
             rows.append(Row(LABELS[key], "not measured: /usr/bin/chromium is missing", "—", "—", "—", None))
     rows.append(
         Row(

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import footprint, page, pool, relay
+from bench import footprint, page, pool, relay, reply_frames
 from bench.report import build_rows, table
 from bench.servers import Site
 
@@ -45,6 +45,7 @@ class Sizes:
     admin_conversations: int = 10_000
     admin_messages: int = 200_000
     page_loads: int = 5
+    page_reply_tokens: int = 20_000
     http_repeats: int = 5
     pool_sizes: list[int] = field(default_factory=lambda: [1, 50, 200])
 
@@ -62,6 +63,7 @@ QUICK = Sizes(
     admin_conversations=200,
     admin_messages=2000,
     page_loads=1,
+    page_reply_tokens=2000,
     http_repeats=2,
     pool_sizes=[20],
 )
@@ -126,6 +128,9 @@ def run(sizes: Sizes, directory: Path, log: Any) -> dict[str, Any]:
         api = phase("API", relay.measure_api, site, sizes, seeded)
         probe = phase("httpx pool", pool.measure_pool, site, sizes)
         pages = phase("page and admin", page.measure_page, site, sizes, seeded)
+        pages["reply_frames"] = phase(
+            "a long reply in the page", reply_frames.measure_reply_frames, site, sizes, seeded
+        )
     finally:
         site.stop_all()
     starts = [

@@ -99,7 +99,9 @@ class Process:
 
 
 class FakeOllama(Process):
-    def __init__(self, site: Site, *, tokens: int, delay: float, token_text: str = " word") -> None:
+    def __init__(
+        self, site: Site, *, tokens: int, delay: float, token_text: str = " word", markdown: bool = False
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.tokens, self.delay, self.token_text = tokens, delay, token_text
@@ -118,6 +120,7 @@ class FakeOllama(Process):
             "--backlog",
             "4096",
             "--nodelay",
+            *(["--markdown"] if markdown else []),
         ]
         super().__init__(f"fake-ollama-{self.port}", args, site.env(), site.dir / f"fake-{self.port}.log")
         self.wait_until_answers(f"{self.url}/")

@@ -41,8 +41,13 @@ async def _end_conversation(conversation_id: uuid.UUID) -> None:
 
 
 @receiver(user_logged_out)
-def check_sockets_after_sign_out(sender: object, request: object, user: Any, **kwargs: object) -> None:
+def check_sockets_after_sign_out(sender: object, request: Any, user: Any, **kwargs: object) -> None:
     if user is not None:
+        # Django sends this signal before it flushes the session: flushed here first, a socket
+        # that checks finds it gone instead of racing the flush (Django's own is then a no-op).
+        session = getattr(request, "session", None)
+        if session is not None:
+            session.flush()
         _check_sockets(user.pk)
 
 

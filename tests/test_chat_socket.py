@@ -296,3 +296,22 @@ async def test_ping_gets_pong(ollama, alice, conversation):
     await send(socket, type="ping")
     assert await socket.receive_json_from(timeout=5) == {"type": "pong"}
     await socket.disconnect()
+
+
+async def test_a_reply_starts_without_the_models_leading_whitespace(ollama, alice, conversation):
+    ollama.enqueue_chat(" ", "\n ", " Here", ":\n\n", "    indented code\n", "  end")
+    socket = await open_socket(alice, conversation.pk)
+    await send(socket, type="chat", content="hi")
+
+    frames = await receive_until(socket, "done")
+
+    expected = "Here:\n\n    indented code\n  end"
+    assert text_of(frames) == expected
+    assert frames[-1]["message"]["content"] == expected
+    reply = await Message.objects.aget(pk=frames[-1]["message"]["id"])
+    assert reply.content == expected
+    ollama.enqueue_chat("ok")
+    await send(socket, type="chat", content="again")
+    await receive_until(socket, "done")
+    assert ollama.chat_requests()[-1].json["messages"][1] == {"role": "assistant", "content": expected}
+    await socket.disconnect()

@@ -121,7 +121,12 @@ async def test_the_context_meter_uses_num_ctx_then_the_loaded_model_then_the_max
     from tests.fake_ollama import running_model
 
     await Message.objects.acreate(
-        conversation=conversation, role="assistant", model="llama3.2", content="x", prompt_eval_count=3900
+        conversation=conversation,
+        role="assistant",
+        model="llama3.2",
+        content="x",
+        prompt_eval_count=3600,
+        eval_count=300,
     )
     client = await sync_to_async(signed_in)(alice)
 
@@ -129,17 +134,29 @@ async def test_the_context_meter_uses_num_ctx_then_the_loaded_model_then_the_max
         return (await sync_to_async(client.get)(f"/c/{conversation.pk}/context/")).json()
 
     assert await meter() == {
-        "prompt_tokens": 3900,
+        "prompt_tokens": 3600,
+        "reply_tokens": 300,
+        "used_tokens": 3900,
         "context_length": 131072,
         "source": "model",
         "full": False,
     }
     ollama.running = [running_model("llama3.2:latest")]  # loaded with 4096
-    assert await meter() == {"prompt_tokens": 3900, "context_length": 4096, "source": "loaded", "full": True}
+    # The reply counts: 3,600 alone would be under 90 % of 4,096, with the reply it is over.
+    assert await meter() == {
+        "prompt_tokens": 3600,
+        "reply_tokens": 300,
+        "used_tokens": 3900,
+        "context_length": 4096,
+        "source": "loaded",
+        "full": True,
+    }
     conversation.options = {"num_ctx": 8192}
     await conversation.asave()
     assert await meter() == {
-        "prompt_tokens": 3900,
+        "prompt_tokens": 3600,
+        "reply_tokens": 300,
+        "used_tokens": 3900,
         "context_length": 8192,
         "source": "num_ctx",
         "full": False,

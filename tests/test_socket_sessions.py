@@ -57,6 +57,21 @@ async def test_signing_out_closes_that_sessions_sockets_and_no_other(alice, conv
     await on_phone.disconnect()
 
 
+def test_sockets_check_only_once_the_signed_out_session_is_gone(alice, monkeypatch):
+    from django.contrib.sessions.models import Session
+
+    laptop = signed_in(alice)
+    key = laptop.cookies["sessionid"].value
+    seen: list[bool] = []
+    monkeypatch.setattr(
+        signals, "_check_sockets", lambda user_id: seen.append(Session.objects.filter(pk=key).exists())
+    )
+
+    assert laptop.post("/logout/").status_code == 302
+
+    assert seen == [False]
+
+
 async def test_deactivating_a_user_closes_all_their_sockets(alice, bob, conversation):
     bobs = await Conversation.objects.acreate(owner=bob, model="llama3.2")
     sockets = [await open_socket(alice, conversation.pk), await open_socket(alice, conversation.pk)]

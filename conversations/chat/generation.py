@@ -191,8 +191,13 @@ class Generation:
             async for chunk in get_client().stream_chat(payload):
                 if chunk.thinking:
                     self.pending_thinking.append(chunk.thinking)
-                if chunk.content:
-                    self.pending_content.append(chunk.content)
+                text = chunk.content
+                if text and not self.content and not self.pending_content:
+                    # Models often begin with " " or a newline: trimmed here, where the text is
+                    # kept, so the page, the saved reply, exports and the replay all agree.
+                    text = text.lstrip()
+                if text:
+                    self.pending_content.append(text)
                 if chunk.done:
                     self.stats = chunk.stats
                 if chunk.thinking or chunk.content:

@@ -206,7 +206,7 @@ def recent_messages(
 
 def context_facts(*, conversation_id: uuid.UUID, user_id: int) -> dict[str, Any] | None:
     """What the context meter needs of the user's conversation: the model of its last reply (or its
-    own), num_ctx if set, and the last reply's prompt size; None if it is not theirs."""
+    own), num_ctx if set, and the last reply's prompt and reply sizes; None if it is not theirs."""
     conversation = Conversation.objects.owned_by(user_id).filter(pk=conversation_id).first()
     if conversation is None:
         return None
@@ -215,11 +215,12 @@ def context_facts(*, conversation_id: uuid.UUID, user_id: int) -> dict[str, Any]
             role=Message.Role.ASSISTANT, active=True, prompt_eval_count__isnull=False
         )
         .order_by("-created_at")
-        .values("prompt_eval_count", "model")
+        .values("prompt_eval_count", "eval_count", "model")
         .first()
     ) or {}
     return {
         "model": last.get("model") or conversation.model,
         "num_ctx": (conversation.options or {}).get("num_ctx"),
         "prompt_tokens": last.get("prompt_eval_count"),
+        "reply_tokens": last.get("eval_count"),
     }

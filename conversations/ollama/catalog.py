@@ -167,8 +167,19 @@ async def context_window(
     return (maximum, "model") if maximum else (None, None)
 
 
-def context_use(window: tuple[int | None, str | None], *, prompt_tokens: int | None) -> dict[str, Any]:
-    """How full the context is, as the context meter shows it."""
+def context_use(
+    window: tuple[int | None, str | None], *, prompt_tokens: int | None, reply_tokens: int | None
+) -> dict[str, Any]:
+    """How full the context is, as the context meter shows it: the last prompt and the reply
+    to it, which the next prompt carries too."""
     length, source = window
-    full = bool(prompt_tokens and length and prompt_tokens >= length * FULL_CONTEXT_SHARE)
-    return {"prompt_tokens": prompt_tokens, "context_length": length, "source": source, "full": full}
+    used = (prompt_tokens + (reply_tokens or 0)) if prompt_tokens else None
+    full = bool(used and length and used >= length * FULL_CONTEXT_SHARE)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "reply_tokens": reply_tokens,
+        "used_tokens": used,
+        "context_length": length,
+        "source": source,
+        "full": full,
+    }

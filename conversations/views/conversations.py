@@ -152,4 +152,6 @@ async def context(request: HttpRequest, conversation_id: uuid.UUID) -> JsonRespo
     if facts is None:
         raise Refused("There is no such conversation.", status=404, code="not_found")
     window = await catalog.context_window(get_client(), model=facts["model"], num_ctx=facts["num_ctx"])
-    return JsonResponse(catalog.context_use(window, prompt_tokens=facts["prompt_tokens"]))
+    return JsonResponse(
+        catalog.context_use(window, prompt_tokens=facts["prompt_tokens"], reply_tokens=facts["reply_tokens"])
+    )

@@ -70,6 +70,10 @@ def test_staff_add_someone_by_link_and_deactivating_signs_them_out(
         page.get_by_role("row").filter(has_text="carol").get_by_role("button", name="Reactivate carol")
     ).to_be_visible()
 
+    # Carol's tab says her session ended and offers the way back to where she was.
+    ended = carol.get_by_role("alert").filter(has_text="Your session has ended.")
+    expect(ended).to_be_visible()
+    ended.get_by_role("link", name="Sign in again").click()
     expect(carol).to_have_url(f"{app_server.url}/login/?next=%2Fmodels%2F")
     carols.close()
 

@@ -279,11 +279,11 @@ def test_settings_validation_options_and_the_context_meter(
     signed_in_page: Page, live_server_url: str, ollama
 ):
     page = signed_in_page
-    ollama.enqueue_chat("Hello.", stats={"prompt_eval_count": 1234})
+    ollama.enqueue_chat("Hello.", stats={"prompt_eval_count": 1234, "eval_count": 66})
     ask(page, "Hi")
     meter = page.get_by_role("meter", name="Context used")
     expect(meter).to_be_visible()
-    expect(page.locator("#context-text")).to_have_text("1,234 / 131,072 tokens")
+    expect(page.locator("#context-text")).to_have_text("1,300 / 131,072 tokens")  # the prompt and the reply
 
     dialog = settings_dialog(page)
     temperature = dialog.get_by_label("Temperature")
@@ -307,17 +307,17 @@ def test_settings_validation_options_and_the_context_meter(
     dialog.get_by_role("button", name="Save", exact=True).click()
     expect(dialog).to_be_hidden()
     expect(page.get_by_role("status").filter(has_text="Settings saved.")).to_be_visible()
-    expect(page.locator("#context-text")).to_have_text("1,234 / 4,096 tokens")
+    expect(page.locator("#context-text")).to_have_text("1,300 / 4,096 tokens")
 
     warning = page.get_by_role("status").filter(has_text="no longer fits")
     expect(warning).to_have_count(0)
-    ollama.enqueue_chat("Still here.", stats={"prompt_eval_count": 4000})
+    ollama.enqueue_chat("Still here.", stats={"prompt_eval_count": 4000, "eval_count": 20})
     ask(page, "Tell me more")
     request = ollama.chat_requests()[-1].json
     assert request["options"] == {"temperature": 0.7, "top_k": 40, "num_ctx": 4096, "stop": ["END", "STOP"]}
     assert request["messages"][0] == {"role": "system", "content": "Answer in one line."}
     assert request["keep_alive"] == "10m"
-    expect(page.locator("#context-text")).to_have_text("4,000 / 4,096 tokens")
+    expect(page.locator("#context-text")).to_have_text("4,020 / 4,096 tokens")
     expect(warning).to_have_text(
         "This conversation no longer fits the model's context (4,096 tokens); Ollama is dropping the "
         "oldest messages. Raise the context length in Settings or start a new chat."

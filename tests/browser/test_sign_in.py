@@ -41,7 +41,7 @@ def test_too_many_wrong_passwords_pause_signing_in_with_a_message(page: Page, ap
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()  # still signed out
 
 
-def test_a_message_sent_after_the_session_ended_leads_to_the_sign_in_page(
+def test_a_message_sent_after_the_session_ended_says_so_and_leads_to_the_sign_in_page(
     signed_in_page: Page, live_server_url: str
 ):
     page = signed_in_page
@@ -49,4 +49,8 @@ def test_a_message_sent_after_the_session_ended_leads_to_the_sign_in_page(
 
     send_message(page, "Still there?")
 
+    banner = page.get_by_role("alert").filter(has_text="Your session has ended.")
+    expect(banner).to_be_visible()
+    expect(page.get_by_role("textbox", name="Message", exact=True)).to_have_value("Still there?")  # not lost
+    banner.get_by_role("link", name="Sign in again").click()
     expect(page).to_have_url(f"{live_server_url}/login/?next=%2F")

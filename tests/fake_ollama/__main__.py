@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tests.fake_ollama.scripts import Script
+from tests.fake_ollama.scripts import Script, markdown_tokens
 from tests.fake_ollama.server import FakeOllama
 
 
@@ -24,6 +24,9 @@ def main() -> None:
     )
     parser.add_argument("--token-text", default=" word", help="the text of each token with --tokens")
     parser.add_argument(
+        "--markdown", action="store_true", help="with --tokens, the tokens of a long Markdown reply instead"
+    )
+    parser.add_argument(
         "--backlog", type=int, default=None, help="listen backlog, for many connections opened at once"
     )
     parser.add_argument(
@@ -36,7 +39,8 @@ def main() -> None:
     if args.nodelay:
         fake.server.RequestHandlerClass.disable_nagle_algorithm = True
     if args.tokens is not None:
-        tokens = [args.token_text] * max(args.tokens, 1)
+        count = max(args.tokens, 1)
+        tokens = markdown_tokens(count) if args.markdown else [args.token_text] * count
         fake.default_script = lambda request: Script(tokens=list(tokens), delay=fake.default_delay)
     print(f"Fake Ollama listening on {fake.url} (Ctrl+C to stop)", flush=True)
     try:

@@ -38,3 +38,20 @@ class Script:
     # Calls sent after the tokens, each whole in its own done:false chunk:
     # {"id": "call_…", "function": {"index", "name", "arguments"}}.
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+def markdown_tokens(count: int) -> list[str]:
+    """`count` tokens of a long Markdown reply: sections of a heading, paragraphs, a list and code."""
+    section = [
+        "##",
+        " Section\n\n",
+        *(" word" for _ in range(40)),
+        ".\n\n",
+        *(token for _ in range(3) for token in ("-", " an", " item", " of", " the", " list\n")),
+        "\n```python\n",
+        *(token for _ in range(4) for token in ("x", " =", " f", "(x)\n")),
+        "```\n\n",
+        *(" more" for _ in range(30)),
+        ".\n\n",
+    ]
+    return [section[index % len(section)] for index in range(count)]

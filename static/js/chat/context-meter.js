@@ -1,5 +1,5 @@
-// The context meter: how much of the model's context the last prompt used, and a
-// warning once Ollama has to drop the oldest messages.
+// The context meter: how much of the model's context the last prompt and its reply use
+// (the next prompt carries both), and a warning once Ollama has to drop the oldest messages.
 
 import { formatCount } from "../lib/dom.js";
 import { request } from "../lib/http.js";
@@ -37,7 +37,7 @@ export class ContextMeter {
     const serial = ++this.serial;
     const { status, body } = await request(this.url);
     if (serial !== this.serial) return;
-    const used = body && body.prompt_tokens;
+    const used = body && body.used_tokens;
     const length = body && body.context_length;
     if (status !== 200 || !(used > 0) || !(length > 0)) {
       this.box.hidden = true;
@@ -50,7 +50,7 @@ export class ContextMeter {
     this.meter.optimum = 0;
     this.meter.value = Math.min(used, length);
     this.text.textContent = `${formatCount(used)} / ${formatCount(length)} tokens`;
-    this.box.title = `The last prompt used ${formatCount(used)} tokens of ${SOURCES[body.source] || "the context"}.`;
+    this.box.title = `The last prompt and its reply use ${formatCount(used)} tokens of ${SOURCES[body.source] || "the context"}.`;
     this.box.classList.toggle("full", !!body.full);
     this.box.hidden = false;
     const warning = body.full

@@ -3,7 +3,7 @@
 
 import { showBanner } from "../lib/banners.js";
 import { announce } from "../lib/dom.js";
-import { goToSignIn } from "../lib/http.js";
+import { sessionEnded } from "../lib/http.js";
 import { connect } from "../lib/socket.js";
 
 // A reply streaming with no frame for this long may have lost frames: ask again.
@@ -16,8 +16,9 @@ const DONE_TEXT = {
 };
 
 // session: the page's session (session.js); notice: the "reconnecting" line;
-// loadModels() retries the model list. open() connects to the session's conversation.
-export function conversationSocket(session, { notice, loadModels }) {
+// loadModels() retries the model list; ollamaDown() watches for Ollama to come back.
+// open() connects to the session's conversation.
+export function conversationSocket(session, { notice, loadModels, ollamaDown }) {
   const { messages, composer, actions, earlier, tools } = session;
   const { sidebar, meter } = tools;
   const list = messages.list;
@@ -140,7 +141,10 @@ export function conversationSocket(session, { notice, loadModels }) {
     const text = frame.message || "Something went wrong.";
     if (frame.message_id) {
       announce(text);
-      if (frame.code === "unreachable") showBanner("ollama", text, loadModels);
+      if (frame.code === "unreachable") {
+        showBanner("ollama", text, loadModels);
+        ollamaDown();
+      }
       return;
     }
     if (frame.code === "not_streaming") {
@@ -205,16 +209,7 @@ export function conversationSocket(session, { notice, loadModels }) {
         notice.hidden = true;
         session.ended(code === 4401 ? "signed-out" : "missing");
         if (code === 4401) {
-          // Guard against a redirect loop when the page loads but the socket is refused.
-          let last = 0;
-          try {
-            last = Number(sessionStorage.getItem("authRedirect")) || 0;
-            sessionStorage.setItem("authRedirect", String(Date.now()));
-          } catch {
-            /* storage may be unavailable */
-          }
-          if (Date.now() - last > 15000) goToSignIn();
-          else showBanner("gone", "Your session has ended. Sign out and sign in again to continue.");
+          sessionEnded();
           return;
         }
         showBanner("gone", "This conversation does not exist.");

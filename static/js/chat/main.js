@@ -2,12 +2,14 @@
 // state (session.js), the conversation socket and the sending of messages, with the
 // sidebar, settings, downloads, versions and context meter.
 
+import { Backoff } from "../lib/backoff.js";
 import { hideBanner, showBanner } from "../lib/banners.js";
 import { announce } from "../lib/dom.js";
-import { goToSignIn, useSignInPage } from "../lib/http.js";
+import { onSessionEnded, useSignInPage } from "../lib/http.js";
 import { Composer } from "./composer.js";
 import { conversationSocket } from "./conversation-socket.js";
 import { EarlierMessages } from "./earlier.js";
+import { setupJumpToLatest } from "./jump-latest.js";
 import { MessageList } from "./message-list.js";
 import { ModelPicker } from "./model-picker.js";
 import { setupTools } from "./page-tools.js";
@@ -62,6 +64,8 @@ const messages = new MessageList({
   decorate: (article, msg) => actions.decorate(article, msg),
 });
 
+setupJumpToLatest(messages, { onJump: () => composer.focus() });
+
 // ---------- sidebar, settings, downloads, context ----------
 
 const tools = setupTools({
@@ -85,12 +89,17 @@ const session = new ChatSession(
   { messages, composer, actions, earlier, tools, toolPicker, emptyState },
 );
 
+onSessionEnded(() => session.ended("signed-out"));
+
 // Allow / Deny on a tool call that asks first: any tab of the owner may answer.
 onAnswer((callId, allow) => session.send({ type: allow ? "approve" : "deny", call_id: callId }));
 
 // ---------- models ----------
 
 let modelsLoading = null;
+
+// While Ollama cannot be reached, ask again now and then: the banner clears by itself.
+const ollamaProbe = new Backoff(() => loadModels());
 
 function loadModels() {
   if (modelsLoading) return modelsLoading;
@@ -100,12 +109,13 @@ function loadModels() {
   return modelsLoading;
 }
 
+// True when the model list came (the probe stops then).
 async function refreshModels() {
   const result = await picker.load();
-  if (result.login) {
-    goToSignIn();
-  } else if (result.error) {
+  if (result.login) return true; // request() has shown that the session ended
+  if (result.error) {
     showBanner("ollama", result.error, loadModels);
+    ollamaProbe.start();
   } else if (result.empty) {
     showBanner("ollama", "No chat models installed. Pull one with `ollama pull llama3.2`.", loadModels);
   } else if (hideBanner("ollama")) {
@@ -113,11 +123,16 @@ async function refreshModels() {
   }
   composer.checkVision();
   toolPicker.refresh();
+  return !result.error;
 }
 
 // ---------- the socket and sending ----------
 
-const socket = conversationSocket(session, { notice: $("conn-notice"), loadModels });
+const socket = conversationSocket(session, {
+  notice: $("conn-notice"),
+  loadModels,
+  ollamaDown: () => ollamaProbe.start(),
+});
 
 const sending = setupSending(session, {
   newUrl: data.new_url,

@@ -2,6 +2,8 @@
 // structured reply), live replies that grow as deltas arrive, and code copy buttons.
 
 import { announce, copyText, el } from "../lib/dom.js";
+import { LiveText } from "./live-text.js";
+import { ReplyStatus } from "./reply-status.js";
 import { renderStructured } from "./structured-reply.js";
 import { hasTools, ToolCallList } from "./tools.js";
 
@@ -108,7 +110,7 @@ export function renderFinal(msg) {
   return article;
 }
 
-// A reply that is streaming: text is appended to text nodes, never re-rendered.
+// A reply that is streaming: its text grows as Markdown (live-text.js), its thinking as text.
 export class LiveReply {
   constructor(msg, seq) {
     this.id = msg.id;
@@ -117,11 +119,11 @@ export class LiveReply {
     this.details = null;
     this.thinking = null;
     this.content = el("div", "content plain");
-    this.text = document.createTextNode(msg.content || "");
-    this.content.append(this.text);
+    this.text = new LiveText(this.content, msg.content || "", addCopyButtons);
     this.loading = null;
     this.tools = null; // the calls and notes, shown above the text once there are any
-    this.article.append(this.content);
+    this.status = new ReplyStatus(this.article);
+    this.article.append(this.content, this.status.node);
     for (const call of msg.tool_calls || []) this.toolList().update(call);
     for (const text of msg.tool_notes || []) this.toolList().addNote(text);
     if (msg.thinking) this.addThinking(msg.thinking, !msg.content);
@@ -171,6 +173,7 @@ export class LiveReply {
     this.clearLoading();
     if (!this.text.length && this.details) this.details.open = false;
     this.text.appendData(delta);
+    this.status.text(delta);
   }
 
   appendThinking(delta) {
@@ -178,6 +181,7 @@ export class LiveReply {
     this.clearLoading();
     if (this.thinking) this.thinking.appendData(delta);
     else this.addThinking(delta, !this.text.length);
+    this.status.thought();
   }
 }
 

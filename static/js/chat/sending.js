@@ -4,7 +4,7 @@
 // the session (session.js) until the socket has synced, and goes once.
 
 import { uuid } from "../lib/dom.js";
-import { errorText, fieldErrors, goToSignIn, request } from "../lib/http.js";
+import { errorText, fieldErrors, request } from "../lib/http.js";
 import { rememberModel } from "./model-picker.js";
 
 // modelsLoading() is the model list's load in progress, if any; openSocket() connects to
@@ -32,10 +32,7 @@ export function setupSending(
         composer.showError("Could not reach the server. Your message has not been sent.");
         return false;
       }
-      if (lost) {
-        goToSignIn();
-        return false;
-      }
+      if (lost) return false; // request() has said so
       const refused = !ok && fieldErrors(body);
       if (refused) {
         composer.showError(`This chat's settings were refused: ${Object.values(refused).join(" ")} Change them in Settings.`);

@@ -25,6 +25,19 @@ export function showBanner(key, text, onRetry) {
   box.querySelector(".banner-text").textContent = text;
 }
 
+// A banner whose way out is a link (e.g. to the sign-in page): {href, label}.
+export function showLinkBanner(key, text, { href, label }) {
+  showBanner(key, text);
+  const box = bannerHost().querySelector(`[data-banner="${key}"]`);
+  let link = box.querySelector("a.button");
+  if (!link) {
+    link = el("a", "button small", label);
+    box.append(link);
+  }
+  link.href = href;
+  link.textContent = label;
+}
+
 export function hideBanner(key) {
   const box = bannerHost().querySelector(`[data-banner="${key}"]`);
   if (!box) return false;

@@ -1,18 +1,36 @@
 // The one way both pages ask the server for JSON: the CSRF token, the text of the one
 // error shape, and the one test for a session that has ended (401, or a redirect to
-// the sign-in page), with the way back to that page.
+// the sign-in page), with the one thing the page then does (sessionEnded).
+
+import { showLinkBanner } from "./banners.js";
 
 let signInUrl = "";
+let ended = false;
+const endedListeners = [];
 
 // The page's sign-in URL, given once by the page's entry module.
 export function useSignInPage(url) {
   signInUrl = url || "";
 }
 
-// To the sign-in page, coming back here afterwards.
-export function goToSignIn() {
+// The sign-in page, coming back here afterwards.
+export function signInAgainUrl() {
   const next = location.pathname + location.search;
-  location.assign(`${signInUrl}?next=${encodeURIComponent(next)}`);
+  return `${signInUrl}?next=${encodeURIComponent(next)}`;
+}
+
+// The session ended (signed out in another tab, deactivated): found by an HTTP answer
+// or a socket closed with 4401. The page says so once and offers to sign in again,
+// rather than going on or failing quietly; listeners stop what the page was doing.
+export function sessionEnded() {
+  if (ended) return;
+  ended = true;
+  showLinkBanner("session", "Your session has ended.", { href: signInAgainUrl(), label: "Sign in again" });
+  for (const listener of endedListeners) listener();
+}
+
+export function onSessionEnded(listener) {
+  endedListeners.push(listener);
 }
 
 export function csrfToken() {
@@ -66,5 +84,7 @@ export async function request(url, { method = "GET", json, form } = {}) {
   } catch {
     /* not JSON */
   }
-  return { status: res.status, ok: res.ok, body: data, lost: sessionLost(res) };
+  const lost = sessionLost(res);
+  if (lost) sessionEnded();
+  return { status: res.status, ok: res.ok, body: data, lost };
 }

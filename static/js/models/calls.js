@@ -1,7 +1,7 @@
 // The Models page's JSON requests: call() throws an error with a message written for
-// people, and a lost session goes to the sign-in page.
+// people (a lost session is also shown by request() in a banner).
 
-import { errorText, goToSignIn, request } from "../lib/http.js";
+import { errorText, request } from "../lib/http.js";
 
 class RequestFailed extends Error {}
 
@@ -9,10 +9,7 @@ class RequestFailed extends Error {}
 export async function call(url, body) {
   const { status, ok, body: payload, lost } = await request(url, body === undefined ? {} : { method: "POST", json: body });
   if (!status) throw new RequestFailed("Cannot reach the server. Check your connection and try again.");
-  if (lost) {
-    goToSignIn();
-    throw new RequestFailed("Sign in again.");
-  }
+  if (lost) throw new RequestFailed("Your session has ended: sign in again.");
   if (!ok || !payload) {
     const failed = new RequestFailed(errorText(payload, `The server answered HTTP ${status}.`));
     failed.code = payload && payload.error ? payload.error.code : ""; // e.g. "exists": the copy would replace a model

@@ -1,8 +1,9 @@
 // Models page entry: Ollama's status, the installed and loaded models, copy and delete
 // for staff, and pulls followed live over the models socket.
 
+import { Backoff } from "../lib/backoff.js";
 import { hideBanner, showBanner } from "../lib/banners.js";
-import { goToSignIn, useSignInPage } from "../lib/http.js";
+import { onSessionEnded, sessionEnded, useSignInPage } from "../lib/http.js";
 import { connect } from "../lib/socket.js";
 import { call } from "./calls.js";
 import { ModelDialogs } from "./dialogs.js";
@@ -17,18 +18,32 @@ const REFRESH_MS = 15000;
 
 useSignInPage(urls.login);
 
+// While Ollama cannot be reached, ask again now and then; once it answers, the lists
+// are fetched again and their banners clear.
+const ollamaProbe = new Backoff(async () => {
+  if (!(await loadStatus())) return false;
+  await Promise.all([tables.loadInstalled(), tables.loadRunning()]);
+  return true;
+});
+
+onSessionEnded(() => ollamaProbe.stop());
+
+// True when Ollama answered.
 async function loadStatus() {
   const status = document.getElementById("ollama-status");
+  let reachable = false;
   try {
     const info = await call(urls.status);
-    status.classList.toggle("down", !info.reachable);
-    status.textContent = info.reachable
+    reachable = !!info.reachable;
+    status.textContent = reachable
       ? `Ollama ${info.version || "(unknown version)"} at ${info.host} is running.`
       : `Cannot reach Ollama at ${info.host}. Is it running? Start it with “ollama serve”.`;
   } catch (err) {
-    status.classList.add("down");
     status.textContent = err.message;
   }
+  status.classList.toggle("down", !reachable);
+  if (!reachable) ollamaProbe.start();
+  return reachable;
 }
 
 const dialogs = staff
@@ -69,7 +84,7 @@ const socket = connect(data.ws_path, {
     showBanner("socket", "Lost the connection to the server; reconnecting…");
   },
   fatal(code) {
-    if (code === 4401) goToSignIn();
+    if (code === 4401) sessionEnded();
   },
 });
 

@@ -3,6 +3,7 @@
 
 import { hideBanner, showBanner } from "../lib/banners.js";
 import { announce, el } from "../lib/dom.js";
+import { labelCells } from "./cell-labels.js";
 import { button, humanSize, relativeTime, shortDate } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
@@ -136,6 +137,7 @@ export class ModelTables {
       if (this.open.has(model.name)) reopen.push(() => this.toggleDetails(model.name, toggle, detailsRow));
     });
     $("installed-rows").replaceChildren(...rows);
+    labelCells($("installed-table"));
     $("installed-table").hidden = this.installed.length === 0;
     $("installed-empty").hidden = this.installed.length !== 0;
     this.open.clear();
@@ -213,6 +215,7 @@ export class ModelTables {
       return row;
     });
     $("running-rows").replaceChildren(...rows);
+    labelCells($("running-table"));
     $("running-table").hidden = rows.length === 0;
     $("running-empty").hidden = rows.length !== 0;
     this.showLoad();
