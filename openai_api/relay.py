@@ -21,7 +21,7 @@ from channels.layers import get_channel_layer
 from conversations.chat import events, launch
 from conversations.chat.replies import ReplyRefused
 from conversations.chat.timeline import message_data
-from conversations.models import Message
+from conversations.models import Message, ToolCall
 from openai_api.shapes import ApiError
 
 # Events can be dropped when a channel is full; the reply's row is read this often as well.
@@ -42,6 +42,7 @@ class Outcome:
     done_reason: str = ""
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # the client's calls it waits for
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Following:
     model: str = ""
     _checker: asyncio.Task[None] | None = field(default=None, repr=False)
     error_code: str = ""
+    offset: int = 0  # the length of the reply's text before this call: a reply that goes on had some
 
 
 def refusal(exc: ReplyRefused) -> ApiError:
@@ -88,8 +90,12 @@ async def start(
     model: str,
     image_ids: tuple[uuid.UUID, ...] = (),
     format: str | dict[str, Any] | None = None,
+    client_tools: list[dict[str, Any]] | None = None,
+    resumed_reply: uuid.UUID | None = None,
+    tool_results: dict[str, str] | None = None,
 ) -> None:
-    """Start the reply as a tab's chat frame does; the reply's id is set once it is announced."""
+    """Start the reply as a tab's chat frame does (or let `resumed_reply` go on with the client's
+    `tool_results`); the reply's id is set once it is announced."""
     # The reply task outlives this request. Django runs a request's database calls on a thread
     # that ends with it (asgiref's ThreadSensitiveContext, a context variable the task would
     # inherit), so the start runs in a context of its own, as a socket's starts do.
@@ -100,6 +106,12 @@ async def start(
         client_id="api",
         image_ids=image_ids,
         format=format,
+        client_tools=client_tools,
+        **(
+            {"mode": "results", "message_id": resumed_reply, "tool_results": tool_results}
+            if resumed_reply is not None
+            else {}
+        ),
     )
     try:
         await asyncio.create_task(starting, context=contextvars.Context())
@@ -111,6 +123,7 @@ async def start(
         if event.get("type") == "reply.started":
             follow.reply_id = event["message"]["id"]
             follow.model = event["message"]["model"]
+            follow.offset = len(event["message"]["content"])
     follow._checker = asyncio.create_task(_check_now_and_then(follow))
 
 
@@ -125,14 +138,20 @@ def _reply_row(reply_id: str) -> Message | None:
     return Message.objects.filter(pk=reply_id).first()
 
 
-def _outcome(message: dict[str, Any] | Message, error_code: str) -> Outcome:
+def _outcome(message: dict[str, Any] | Message, follow: Following) -> Outcome:
     if isinstance(message, Message):
         message = dict(message_data(message, images=[]))
     stats = message.get("stats") or {}
+    error_code = follow.error_code
     return Outcome(
         reply_id=message["id"],
         model=message["model"],
-        content=message["content"],
+        content=message["content"][follow.offset :],
+        tool_calls=[
+            call
+            for call in message.get("tool_calls") or []
+            if call["source"] == ToolCall.CLIENT and call["status"] == ToolCall.Status.RUNNING
+        ],
         status=message["status"],
         error=message.get("error") or "",
         error_code=error_code or ("upstream" if message["status"] == "error" else ""),
@@ -154,7 +173,7 @@ async def updates(follow: Following) -> AsyncIterator[Delta | Outcome]:
         elif kind == "reply.error" and event["message_id"] == follow.reply_id:
             follow.error_code = event["code"]
         elif kind == "reply.done" and event["message"]["id"] == follow.reply_id:
-            yield _outcome(event["message"], follow.error_code)
+            yield _outcome(event["message"], follow)
             return
         elif kind in (FINAL_CHECK, "conversation.deleted"):
             row = await database_sync_to_async(_reply_row)(follow.reply_id)
@@ -163,7 +182,7 @@ async def updates(follow: Following) -> AsyncIterator[Delta | Outcome]:
                     404, "The conversation was deleted while the reply was being written.", code="not_found"
                 )
             if row.is_final:
-                yield _outcome(row, follow.error_code)
+                yield _outcome(row, follow)
                 return
 
 
