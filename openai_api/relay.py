@@ -135,7 +135,7 @@ async def _check_now_and_then(follow: Following) -> None:
 
 
 def _reply_row(reply_id: str) -> Message | None:
-    return Message.objects.filter(pk=reply_id).first()
+    return Message.objects.filter(pk=reply_id).prefetch_related("tool_calls").first()
 
 
 def _outcome(message: dict[str, Any] | Message, follow: Following) -> Outcome:

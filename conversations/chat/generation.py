@@ -100,6 +100,7 @@ class Generation:
                 notes=notes or [],
                 queue=self._queue,
                 first_round=first_round,
+                earlier=reply["tool_calls"] if first_round else None,
             )
 
     # The reply's life -------------------------------------------------------
@@ -128,6 +129,7 @@ class Generation:
                 stats=self.stats,
                 calls=self.rounds.calls if self.rounds else None,
                 notes=self.rounds.notes if self.rounds else None,
+                earlier_calls=self.rounds is not None and self.rounds.first_round > 0,
             )
         except Exception:
             logger.exception("Saving reply %s failed", self.reply_id)

@@ -38,6 +38,7 @@ class ToolRounds:
         notes: list[str],
         queue: Callable[[Any], None],
         first_round: int = 0,
+        earlier: list[Any] | None = None,
     ) -> None:
         self.message_id = message_id
         self.tools = {tool.name: tool for tool in tools}
@@ -48,6 +49,7 @@ class ToolRounds:
         self.approvals: dict[str, asyncio.Future[bool]] = {}  # calls waiting for the user
         self.round_start = 0  # where the text of the current round begins
         self.first_round = first_round  # a reply that goes on after rounds it had numbers on from theirs
+        self.earlier = list(earlier or [])  # the calls of those rounds, as tabs are shown them
 
     async def offer(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The request with the conversation's tools, if the model can use tools; else a note why not."""
@@ -177,6 +179,6 @@ class ToolRounds:
     def shown(self) -> dict[str, Any]:
         """The calls and notes so far, for a tab that (re)joins mid-reply."""
         return {
-            "tool_calls": [records.call_data(call) for call in self.calls],
+            "tool_calls": self.earlier + [records.call_data(call) for call in self.calls],
             "tool_notes": list(self.notes),
         }
