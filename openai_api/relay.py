@@ -22,6 +22,7 @@ from conversations.chat import events, launch
 from conversations.chat.replies import ReplyRefused
 from conversations.chat.timeline import message_data
 from conversations.models import Message, ToolCall
+from openai_api.requests import Turn
 from openai_api.shapes import ApiError
 
 # Events can be dropped when a channel is full; the reply's row is read this often as well.
@@ -85,30 +86,30 @@ async def following(conversation_id: uuid.UUID) -> AsyncIterator[Following]:
 
 async def start(
     follow: Following,
+    turn: Turn,
     *,
-    content: str,
-    model: str,
     image_ids: tuple[uuid.UUID, ...] = (),
-    format: str | dict[str, Any] | None = None,
-    client_tools: list[dict[str, Any]] | None = None,
     resumed_reply: uuid.UUID | None = None,
-    tool_results: dict[str, str] | None = None,
 ) -> None:
-    """Start the reply as a tab's chat frame does (or let `resumed_reply` go on with the client's
-    `tool_results`); the reply's id is set once it is announced."""
+    """Start the reply to the turn's question as a tab's chat frame does (or let `resumed_reply`
+    go on with the turn's tool results); the reply's id is set once it is announced."""
     # The reply task outlives this request. Django runs a request's database calls on a thread
     # that ends with it (asgiref's ThreadSensitiveContext, a context variable the task would
     # inherit), so the start runs in a context of its own, as a socket's starts do.
     starting = launch.start(
         conversation_id=follow.conversation_id,
-        content=content,
-        model=model,
+        content=turn.question.text if turn.question else "",
+        model=turn.model,
         client_id="api",
         image_ids=image_ids,
-        format=format,
-        client_tools=client_tools,
+        format=turn.format,
+        client_tools=turn.tools,
         **(
-            {"mode": "results", "message_id": resumed_reply, "tool_results": tool_results}
+            {
+                "mode": "results",
+                "message_id": resumed_reply,
+                "tool_results": {result.call_id: result.text for result in turn.results},
+            }
             if resumed_reply is not None
             else {}
         ),

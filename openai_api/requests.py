@@ -15,33 +15,16 @@ from typing import Any
 
 from django.conf import settings
 
-from conversations import json_input
 from conversations.ollama.client import model_name
 from conversations.options import MAX_STOP_SEQUENCES, clean_option
 from conversations.structured.errors import SchemaRejected
 from conversations.structured.formats import check_format
-from openai_api.shapes import ApiError
+from openai_api.shapes import bad
+from openai_api.tool_input import Asked, read_call_id, read_calls, read_tools
 
 # A script's history may be long, but not unbounded: as many messages as an import may hold.
 ROLES = {"system", "developer", "user", "assistant"}
 DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,", re.IGNORECASE)
-
-
-# The client's own tools: OpenAI's function shape, which Ollama's matches; bounded in count and size.
-MAX_TOOLS = 64
-MAX_TOOLS_CHARS = 64_000
-TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MAX_CALLS_PER_MESSAGE = 32
-MAX_ARGUMENTS_CHARS = 20_000
-
-
-@dataclass(frozen=True)
-class Asked:
-    """A tool call the model made, as the client sends it back: its id, the tool, the arguments."""
-
-    call_id: str
-    name: str
-    arguments: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -71,12 +54,6 @@ class Turn:
     options: dict[str, Any] = field(default_factory=dict)  # Ollama options
     format: str | dict[str, Any] | None = None
     stream: bool = False
-
-
-def bad(message: str, param: str | None = None) -> ApiError:
-    return ApiError(
-        400, message, code="invalid_request_error" if param is None else "invalid_value", param=param
-    )
 
 
 def require_object(data: Any) -> dict[str, Any]:
@@ -155,51 +132,6 @@ def read_content(content: Any, param: str) -> tuple[str, tuple[bytes, ...]]:
     return read_text("\n".join(texts), param), tuple(images)
 
 
-def read_tool_name(value: Any, param: str) -> str:
-    if not isinstance(value, str) or not TOOL_NAME.match(value):
-        raise bad(f"`{param}` must be a tool name of 1 to 64 letters, digits, _ or -.", param)
-    return value
-
-
-def read_call_id(value: Any, param: str) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= 64 or not value.isprintable():
-        raise bad(f"`{param}` must be a tool call's id (up to 64 characters).", param)
-    return value
-
-
-def read_calls(value: Any, param: str) -> tuple[Asked, ...]:
-    """An assistant message's `tool_calls`, each with its arguments as a JSON object (sent as text)."""
-    if not isinstance(value, list) or len(value) > MAX_CALLS_PER_MESSAGE:
-        raise bad(f"`{param}` must be a list of at most {MAX_CALLS_PER_MESSAGE} tool calls.", param)
-    calls = []
-    for index, call in enumerate(value):
-        where = f"{param}[{index}]"
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or call.get("type", "function") != "function":
-            raise bad(f"`{where}` must be a function call with `id` and `function`.", where)
-        arguments = function.get("arguments")
-        if not isinstance(arguments, str) or len(arguments) > MAX_ARGUMENTS_CHARS:
-            raise bad(
-                f"`{where}.function.arguments` must be a JSON object as text, up to "
-                f"{MAX_ARGUMENTS_CHARS:,} characters.",
-                f"{where}.function.arguments",
-            )
-        try:
-            parsed = json_input.loads(arguments or "{}", what="The arguments")
-        except json_input.Unacceptable as exc:
-            raise bad(exc.message, f"{where}.function.arguments") from None
-        if not isinstance(parsed, dict):
-            raise bad("A tool call's arguments must be a JSON object.", f"{where}.function.arguments")
-        calls.append(
-            Asked(
-                call_id=read_call_id(call.get("id"), f"{where}.id"),
-                name=read_tool_name(function.get("name"), f"{where}.function.name"),
-                arguments=parsed,
-            )
-        )
-    return tuple(calls)
-
-
 def read_message(message: Any, param: str, *, tools: bool = False) -> Said:
     """One message; `tools`: tool calls and tool results are taken (chat completions), else refused."""
     if not isinstance(message, dict):
@@ -235,11 +167,11 @@ def read_messages(value: Any, param: str, *, tools: bool = False) -> list[Said]:
         raise bad(f"`{param}` holds more than {settings.MAX_IMPORT_MESSAGES:,} messages.", param)
     said = [read_message(message, f"{param}[{index}]", tools=tools) for index, message in enumerate(value)]
     if tools:
-        _check_results(said, param)
+        check_results(said, param)
     return said
 
 
-def _check_results(said: list[Said], param: str) -> None:
+def check_results(said: list[Said], param: str) -> None:
     """Every tool message answers a call of the assistant message just before its run of results."""
     asked: set[str] = set()
     for index, message in enumerate(said):
@@ -252,14 +184,6 @@ def _check_results(said: list[Said], param: str) -> None:
             asked.discard(message.call_id)
         else:
             asked = {call.call_id for call in message.calls}
-
-
-def split_turn(said: list[Said], param: str) -> tuple[list[Said], Said]:
-    """The messages before the new question, and the question: the last message, which must be the user's."""
-    question = said[-1]
-    if question.role != "user" or not question.text.strip():
-        raise bad("The last message must be the user's, with text: it is the question to answer.", param)
-    return said[:-1], question
 
 
 def split_results(said: list[Said], param: str) -> tuple[list[Said], list[Said]]:
@@ -276,37 +200,12 @@ def split_results(said: list[Said], param: str) -> tuple[list[Said], list[Said]]
     return earlier, results
 
 
-def read_tools(value: Any) -> list[dict[str, Any]] | None:
-    """The client's `tools` as Ollama takes them (the same function shape); the server runs none."""
-    if value is None or value == []:
-        return None
-    if not isinstance(value, list) or len(value) > MAX_TOOLS:
-        raise bad(f"`tools` must be a list of at most {MAX_TOOLS} tools.", "tools")
-    if len(json.dumps(value, ensure_ascii=False)) > MAX_TOOLS_CHARS:
-        raise bad(f"`tools` may take at most {MAX_TOOLS_CHARS:,} characters of JSON.", "tools")
-    tools = []
-    names: set[str] = set()
-    for index, tool in enumerate(value):
-        where = f"tools[{index}]"
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if not isinstance(function, dict) or tool.get("type") != "function":
-            raise bad(
-                f"`{where}` must be a function tool: {{type: function, function: {{name, ...}}}}.", where
-            )
-        name = read_tool_name(function.get("name"), f"{where}.function.name")
-        if name in names:
-            raise bad(f"Two tools are named {name}.", f"{where}.function.name")
-        names.add(name)
-        shaped: dict[str, Any] = {"name": name}
-        if function.get("description") is not None:
-            shaped["description"] = read_text(function["description"], f"{where}.function.description")
-        parameters = function.get("parameters")
-        if parameters is not None:
-            if not isinstance(parameters, dict):
-                raise bad(f"`{where}.function.parameters` must be a JSON Schema object.", where)
-            shaped["parameters"] = parameters
-        tools.append({"type": "function", "function": shaped})
-    return tools
+def split_turn(said: list[Said], param: str) -> tuple[list[Said], Said]:
+    """The messages before the new question, and the question: the last message, which must be the user's."""
+    question = said[-1]
+    if question.role != "user" or not question.text.strip():
+        raise bad("The last message must be the user's, with text: it is the question to answer.", param)
+    return said[:-1], question
 
 
 # Options and formats ---------------------------------------------------------------

@@ -70,6 +70,13 @@ class ApiError(Exception):
         return response
 
 
+def bad(message: str, param: str | None = None) -> ApiError:
+    """A 400 for a request that asks for something wrong; `param` names the field."""
+    return ApiError(
+        400, message, code="invalid_request_error" if param is None else "invalid_value", param=param
+    )
+
+
 # Ids ------------------------------------------------------------------------------
 
 CONVERSATION_PREFIX = "conv_"

@@ -81,16 +81,7 @@ async def start_reply(
         stack = contextlib.AsyncExitStack()
         follow = await stack.enter_async_context(relay.following(placed.conversation_id))
         try:
-            await relay.start(
-                follow,
-                content=turn.question.text if turn.question else "",
-                model=turn.model,
-                image_ids=image_ids,
-                format=turn.format,
-                client_tools=turn.tools,
-                resumed_reply=placed.resumed_reply,
-                tool_results={result.call_id: result.text for result in turn.results},
-            )
+            await relay.start(follow, turn, image_ids=image_ids, resumed_reply=placed.resumed_reply)
         except BaseException:
             await stack.aclose()
             raise
