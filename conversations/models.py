@@ -317,6 +317,9 @@ class ToolCall(models.Model):
         DENIED = "denied"
         CANCELLED = "cancelled"
 
+    # The source of a call the API's client runs itself: it is "running" until the client's result comes.
+    CLIENT = "client"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="tool_calls")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tool_calls")

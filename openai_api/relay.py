@@ -21,7 +21,8 @@ from channels.layers import get_channel_layer
 from conversations.chat import events, launch
 from conversations.chat.replies import ReplyRefused
 from conversations.chat.timeline import message_data
-from conversations.models import Message
+from conversations.models import Message, ToolCall
+from openai_api.requests import Turn
 from openai_api.shapes import ApiError
 
 # Events can be dropped when a channel is full; the reply's row is read this often as well.
@@ -42,6 +43,7 @@ class Outcome:
     done_reason: str = ""
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # the client's calls it waits for
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Following:
     model: str = ""
     _checker: asyncio.Task[None] | None = field(default=None, repr=False)
     error_code: str = ""
+    offset: int = 0  # the length of the reply's text before this call: a reply that goes on had some
 
 
 def refusal(exc: ReplyRefused) -> ApiError:
@@ -83,23 +86,33 @@ async def following(conversation_id: uuid.UUID) -> AsyncIterator[Following]:
 
 async def start(
     follow: Following,
+    turn: Turn,
     *,
-    content: str,
-    model: str,
     image_ids: tuple[uuid.UUID, ...] = (),
-    format: str | dict[str, Any] | None = None,
+    resumed_reply: uuid.UUID | None = None,
 ) -> None:
-    """Start the reply as a tab's chat frame does; the reply's id is set once it is announced."""
+    """Start the reply to the turn's question as a tab's chat frame does (or let `resumed_reply`
+    go on with the turn's tool results); the reply's id is set once it is announced."""
     # The reply task outlives this request. Django runs a request's database calls on a thread
     # that ends with it (asgiref's ThreadSensitiveContext, a context variable the task would
     # inherit), so the start runs in a context of its own, as a socket's starts do.
     starting = launch.start(
         conversation_id=follow.conversation_id,
-        content=content,
-        model=model,
+        content=turn.question.text if turn.question else "",
+        model=turn.model,
         client_id="api",
         image_ids=image_ids,
-        format=format,
+        format=turn.format,
+        client_tools=turn.tools,
+        **(
+            {
+                "mode": "results",
+                "message_id": resumed_reply,
+                "tool_results": {result.call_id: result.text for result in turn.results},
+            }
+            if resumed_reply is not None
+            else {}
+        ),
     )
     try:
         await asyncio.create_task(starting, context=contextvars.Context())
@@ -111,6 +124,7 @@ async def start(
         if event.get("type") == "reply.started":
             follow.reply_id = event["message"]["id"]
             follow.model = event["message"]["model"]
+            follow.offset = len(event["message"]["content"])
     follow._checker = asyncio.create_task(_check_now_and_then(follow))
 
 
@@ -122,17 +136,23 @@ async def _check_now_and_then(follow: Following) -> None:
 
 
 def _reply_row(reply_id: str) -> Message | None:
-    return Message.objects.filter(pk=reply_id).first()
+    return Message.objects.filter(pk=reply_id).prefetch_related("tool_calls").first()
 
 
-def _outcome(message: dict[str, Any] | Message, error_code: str) -> Outcome:
+def _outcome(message: dict[str, Any] | Message, follow: Following) -> Outcome:
     if isinstance(message, Message):
         message = dict(message_data(message, images=[]))
     stats = message.get("stats") or {}
+    error_code = follow.error_code
     return Outcome(
         reply_id=message["id"],
         model=message["model"],
-        content=message["content"],
+        content=message["content"][follow.offset :],
+        tool_calls=[
+            call
+            for call in message.get("tool_calls") or []
+            if call["source"] == ToolCall.CLIENT and call["status"] == ToolCall.Status.RUNNING
+        ],
         status=message["status"],
         error=message.get("error") or "",
         error_code=error_code or ("upstream" if message["status"] == "error" else ""),
@@ -154,7 +174,7 @@ async def updates(follow: Following) -> AsyncIterator[Delta | Outcome]:
         elif kind == "reply.error" and event["message_id"] == follow.reply_id:
             follow.error_code = event["code"]
         elif kind == "reply.done" and event["message"]["id"] == follow.reply_id:
-            yield _outcome(event["message"], follow.error_code)
+            yield _outcome(event["message"], follow)
             return
         elif kind in (FINAL_CHECK, "conversation.deleted"):
             row = await database_sync_to_async(_reply_row)(follow.reply_id)
@@ -163,7 +183,7 @@ async def updates(follow: Following) -> AsyncIterator[Delta | Outcome]:
                     404, "The conversation was deleted while the reply was being written.", code="not_found"
                 )
             if row.is_final:
-                yield _outcome(row, follow.error_code)
+                yield _outcome(row, follow)
                 return
 
 

@@ -19,7 +19,8 @@ from conversations.ollama.client import model_name
 from conversations.options import MAX_STOP_SEQUENCES, clean_option
 from conversations.structured.errors import SchemaRejected
 from conversations.structured.formats import check_format
-from openai_api.shapes import ApiError
+from openai_api.shapes import bad
+from openai_api.tool_input import Asked, read_call_id, read_calls, read_tools
 
 # A script's history may be long, but not unbounded: as many messages as an import may hold.
 ROLES = {"system", "developer", "user", "assistant"}
@@ -28,11 +29,17 @@ DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Said:
-    """One message of a conversation as a script sends it: who, what, and any images (their bytes)."""
+    """One message of a conversation as a script sends it: who, what, and any images (their bytes).
 
-    role: str  # "system", "user" or "assistant" ("developer" is read as "system")
+    An assistant message may carry the tool calls it made; a "tool" message is
+    the client's result of the call `call_id`.
+    """
+
+    role: str  # "system", "user", "assistant" or "tool" ("developer" is read as "system")
     text: str
     images: tuple[bytes, ...] = ()
+    calls: tuple[Asked, ...] = ()
+    call_id: str = ""
 
 
 @dataclass
@@ -40,17 +47,13 @@ class Turn:
     """A call's new turn and how to answer it."""
 
     model: str
-    question: Said
+    question: Said | None  # None when the call brings tool results instead of a question
     earlier: list[Said] = field(default_factory=list)  # messages before the question, in order
+    results: list[Said] = field(default_factory=list)  # the client's tool results that end the call
+    tools: list[dict[str, Any]] | None = None  # the client's tools, in Ollama's shape
     options: dict[str, Any] = field(default_factory=dict)  # Ollama options
     format: str | dict[str, Any] | None = None
     stream: bool = False
-
-
-def bad(message: str, param: str | None = None) -> ApiError:
-    return ApiError(
-        400, message, code="invalid_request_error" if param is None else "invalid_value", param=param
-    )
 
 
 def require_object(data: Any) -> dict[str, Any]:
@@ -129,26 +132,72 @@ def read_content(content: Any, param: str) -> tuple[str, tuple[bytes, ...]]:
     return read_text("\n".join(texts), param), tuple(images)
 
 
-def read_message(message: Any, param: str) -> Said:
+def read_message(message: Any, param: str, *, tools: bool = False) -> Said:
+    """One message; `tools`: tool calls and tool results are taken (chat completions), else refused."""
     if not isinstance(message, dict):
         raise bad(f"`{param}` must be an object with a role and content.", param)
     role = message.get("role")
-    if role == "tool" or message.get("tool_calls") or message.get("type") == "function_call_output":
-        raise bad("Tool calls and tool results are not supported yet.", param)
+    if not tools and (
+        role == "tool" or message.get("tool_calls") or message.get("type") == "function_call_output"
+    ):
+        raise bad("Tool calls and tool results are only taken by chat completions.", param)
+    if role == "tool":
+        return Said(
+            "tool",
+            read_content(message.get("content"), f"{param}.content")[0],
+            call_id=read_call_id(message.get("tool_call_id"), f"{param}.tool_call_id"),
+        )
     if role not in ROLES:
-        raise bad(f"`{param}.role` must be system, developer, user or assistant.", f"{param}.role")
+        raise bad(f"`{param}.role` must be system, developer, user, assistant or tool.", f"{param}.role")
     text, images = read_content(message.get("content"), f"{param}.content")
     if images and role != "user":
         raise bad("Only the user's messages may carry images.", param)
-    return Said("system" if role == "developer" else role, text, images)
+    calls: tuple[Asked, ...] = ()
+    if message.get("tool_calls") is not None:
+        if role != "assistant":
+            raise bad("Only the assistant's messages may carry tool calls.", f"{param}.tool_calls")
+        calls = read_calls(message["tool_calls"], f"{param}.tool_calls")
+    return Said("system" if role == "developer" else role, text, images, calls)
 
 
-def read_messages(value: Any, param: str) -> list[Said]:
+def read_messages(value: Any, param: str, *, tools: bool = False) -> list[Said]:
     if not isinstance(value, list) or not value:
         raise bad(f"`{param}` must be a non-empty list of messages.", param)
     if len(value) > settings.MAX_IMPORT_MESSAGES:
         raise bad(f"`{param}` holds more than {settings.MAX_IMPORT_MESSAGES:,} messages.", param)
-    return [read_message(message, f"{param}[{index}]") for index, message in enumerate(value)]
+    said = [read_message(message, f"{param}[{index}]", tools=tools) for index, message in enumerate(value)]
+    if tools:
+        check_results(said, param)
+    return said
+
+
+def check_results(said: list[Said], param: str) -> None:
+    """Every tool message answers a call of the assistant message just before its run of results."""
+    asked: set[str] = set()
+    for index, message in enumerate(said):
+        if message.role == "tool":
+            if message.call_id not in asked:
+                raise bad(
+                    "A tool message must answer a call of the assistant message before it.",
+                    f"{param}[{index}].tool_call_id",
+                )
+            asked.discard(message.call_id)
+        else:
+            asked = {call.call_id for call in message.calls}
+
+
+def split_results(said: list[Said], param: str) -> tuple[list[Said], list[Said]]:
+    """A history that ends with tool results: the messages before them, and the results, which
+    must answer every call of the assistant message before them."""
+    start = len(said)
+    while start and said[start - 1].role == "tool":
+        start -= 1
+    earlier, results = said[:start], said[start:]
+    if not earlier or not earlier[-1].calls:
+        raise bad("Tool results must follow the assistant message that made the calls.", param)
+    if {result.call_id for result in results} != {call.call_id for call in earlier[-1].calls}:
+        raise bad("Send a tool message for each of the last assistant message's tool calls.", param)
+    return earlier, results
 
 
 def split_turn(said: list[Said], param: str) -> tuple[list[Said], Said]:
@@ -217,11 +266,19 @@ def read_format(value: Any, param: str) -> str | dict[str, Any] | None:
 
 def read_chat_completion(data: Any) -> Turn:
     data = require_object(data)
-    if data.get("tools") or data.get("functions"):
-        raise bad("Tools are not supported yet.", "tools")
+    if data.get("functions"):
+        raise bad("`functions` is replaced by `tools`.", "functions")
+    if data.get("tool_choice") not in (None, "auto"):
+        raise bad("Only `tool_choice` auto is supported.", "tool_choice")
     if data.get("n") not in (None, 1):
         raise bad("Only one choice (`n` = 1) is supported.", "n")
-    earlier, question = split_turn(read_messages(data.get("messages"), "messages"), "messages")
+    said = read_messages(data.get("messages"), "messages", tools=True)
+    question: Said | None = None
+    results: list[Said] = []
+    if said[-1].role == "tool":
+        earlier, results = split_results(said, "messages")
+    else:
+        earlier, question = split_turn(said, "messages")
     stream_options = data.get("stream_options")
     if stream_options is not None and not isinstance(stream_options, dict):
         raise bad("`stream_options` must be an object.", "stream_options")
@@ -229,6 +286,8 @@ def read_chat_completion(data: Any) -> Turn:
         model=read_model(data),
         question=question,
         earlier=earlier,
+        results=results,
+        tools=read_tools(data.get("tools")),
         options=read_options(data, max_tokens_names=("max_tokens", "max_completion_tokens")),
         format=read_format(data.get("response_format"), "response_format"),
         stream=read_bool(data, "stream", False),
@@ -242,10 +301,17 @@ def include_usage(data: dict[str, Any]) -> bool:
 
 def history_digest(said: list[Said]) -> str:
     """A digest of a history as a script sends it, to know the next call that extends it."""
-    shown = [
-        [message.role, message.text, [hashlib.sha256(image).hexdigest() for image in message.images]]
-        for message in said
-    ]
+    shown = []
+    for message in said:
+        entry: list[Any] = [
+            message.role,
+            message.text,
+            [hashlib.sha256(i).hexdigest() for i in message.images],
+        ]
+        if message.calls or message.call_id:  # so a plain history's digest stays as it was
+            entry.append([[call.call_id, call.name, call.arguments] for call in message.calls])
+            entry.append(message.call_id)
+        shown.append(entry)
     return hashlib.sha256(json.dumps(shown, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from conversations.chat.titles import first_words
 from conversations.images import ImageRejected, QuotaFull, store_upload
-from conversations.models import Conversation, Image, Message
+from conversations.models import Conversation, Image, Message, ToolCall
 from openai_api.requests import Said, Turn, history_digest
 from openai_api.shapes import ApiError
 
@@ -33,6 +33,7 @@ class Placed:
     conversation_id: uuid.UUID
     created: bool
     previous_history: str | None = None
+    resumed_reply: uuid.UUID | None = None  # the reply the call's tool results let go on
 
 
 def _not_found(kind: str = "conversation") -> ApiError:
@@ -74,8 +75,14 @@ def add_messages(conversation: Conversation, said: list[Said]) -> None:
             conversation.system_prompt = "\n\n".join(leading)
     now = timezone.now()
     rows: list[Message] = []
+    calls: list[ToolCall] = []
     question: Message | None = None
     for index, message in enumerate(said):
+        if message.role == "tool":  # a result of the client's call, kept on the call
+            found = next((call for call in calls if call.call_id == message.call_id), None)
+            if found is not None:
+                found.status, found.result = ToolCall.Status.OK, message.text
+            continue
         row = Message(
             conversation=conversation,
             role=message.role,
@@ -86,10 +93,79 @@ def add_messages(conversation: Conversation, said: list[Said]) -> None:
             row.exchange, row.reply_to, row.model = question.exchange, question, conversation.model
         question = row if message.role == Message.Role.USER else None
         rows.append(row)
+        calls += [
+            ToolCall(
+                message=row,
+                user_id=conversation.owner_id,
+                round=0,
+                position=position,
+                content_offset=len(message.text),
+                call_id=asked.call_id,
+                name=asked.name,
+                source=ToolCall.CLIENT,
+                arguments=asked.arguments,
+            )
+            for position, asked in enumerate(message.calls)
+        ]
     Message.objects.bulk_create(rows)
+    ToolCall.objects.bulk_create(calls)
     first_question = next((message.text for message in said if message.role == "user"), "")
     if not conversation.title and first_question:
         conversation.title = first_words(first_question)
+
+
+def _same_reply(stored: str | None, sent: str, earlier: list[Said]) -> bool:
+    """Whether the reply a script sends back is the stored one: after tool calls the script
+    holds only the text that came after them."""
+    if stored is None:
+        return False
+    return stored == sent or (any(message.role == "tool" for message in earlier) and stored.endswith(sent))
+
+
+def _waiting_reply(conversation: Conversation, asked: Said) -> uuid.UUID | None:
+    """The conversation's last reply, if it waits for the results of the calls `asked` holds."""
+    reply = (
+        conversation.messages.filter(active=True, role=Message.Role.ASSISTANT)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if reply is None:
+        return None
+    waiting = reply.tool_calls.filter(source=ToolCall.CLIENT, status=ToolCall.Status.RUNNING)
+    ids = set(waiting.values_list("call_id", flat=True))
+    return reply.pk if ids and ids == {call.call_id for call in asked.calls} else None
+
+
+def _results_conversation(*, user_id: int, turn: Turn) -> Placed:
+    """A chat completion that brings the results of the client's tool calls: the conversation whose
+    last reply made those calls goes on; else a new one holds the history, its last reply the calls'."""
+    earlier, said = turn.earlier, [*turn.earlier, *turn.results]
+    with transaction.atomic():
+        conversation, reply_id = None, None
+        candidates = Conversation.objects.owned_by(user_id).filter(api_history=history_digest(earlier[:-1]))
+        for candidate in candidates.select_for_update().order_by("-updated_at")[:5]:
+            reply_id = _waiting_reply(candidate, earlier[-1])
+            if reply_id is not None:
+                conversation = candidate
+                break
+        created = conversation is None
+        if conversation is None:
+            conversation = _new_conversation(user_id=user_id, model=turn.model)
+            add_messages(conversation, earlier)
+            reply_id = (
+                conversation.messages.filter(role=Message.Role.ASSISTANT)
+                .order_by("-created_at", "-id")
+                .values_list("pk", flat=True)
+                .first()
+            )
+        previous = conversation.api_history
+        conversation.api_history = history_digest(said)
+        conversation.model = turn.model
+        conversation.options = turn.options
+        conversation.save(
+            update_fields=["api_history", "model", "options", "system_prompt", "title", "updated_at"]
+        )
+    return Placed(conversation.pk, created, previous, resumed_reply=reply_id)
 
 
 def _new_conversation(*, user_id: int, model: str, metadata: dict[str, str] | None = None) -> Conversation:
@@ -107,6 +183,8 @@ def chat_conversation(*, user_id: int, turn: Turn) -> Placed:
     is known; the reply's text must match too.
     """
     earlier = turn.earlier
+    if turn.question is None:
+        return _results_conversation(user_id=user_id, turn=turn)
     with transaction.atomic():
         conversation = None
         if earlier and earlier[-1].role == "assistant":
@@ -114,7 +192,7 @@ def chat_conversation(*, user_id: int, turn: Turn) -> Placed:
                 api_history=history_digest(earlier[:-1])
             )
             for candidate in candidates.select_for_update().order_by("-updated_at")[:5]:
-                if _last_reply_text(candidate) == earlier[-1].text:
+                if _same_reply(_last_reply_text(candidate), earlier[-1].text, earlier):
                     conversation = candidate
                     break
         created = conversation is None

@@ -7,6 +7,7 @@ a reply is chatcmpl-<hex> or resp_<hex>, a message item msg_<hex>.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -69,6 +70,13 @@ class ApiError(Exception):
         return response
 
 
+def bad(message: str, param: str | None = None) -> ApiError:
+    """A 400 for a request that asks for something wrong; `param` names the field."""
+    return ApiError(
+        400, message, code="invalid_request_error" if param is None else "invalid_value", param=param
+    )
+
+
 # Ids ------------------------------------------------------------------------------
 
 CONVERSATION_PREFIX = "conv_"
@@ -105,14 +113,32 @@ def model_list(names: list[str]) -> dict[str, Any]:
 # Chat completions -----------------------------------------------------------------
 
 
-def finish_reason(status: str, done_reason: str) -> str:
-    """OpenAI's finish_reason for a reply: "length" when it ran out of tokens, "cancelled"
-    when someone pressed stop (in the page), else "stop"."""
+def finish_reason(status: str, done_reason: str, *, tool_calls: bool = False) -> str:
+    """OpenAI's finish_reason for a reply: "tool_calls" when it waits for the client's tools,
+    "length" when it ran out of tokens, "cancelled" when someone pressed stop (in the page), else "stop"."""
     if status == "stopped":
         return "cancelled"
+    if tool_calls:
+        return "tool_calls"
     if done_reason == "length":
         return "length"
     return "stop"
+
+
+def tool_calls(calls: list[dict[str, Any]], *, indexed: bool = False) -> list[dict[str, Any]]:
+    """The stored calls (records.call_data) as OpenAI's, arguments as JSON text; a chunk's are indexed."""
+    shaped = []
+    for index, call in enumerate(calls):
+        entry: dict[str, Any] = {
+            "id": call["call_id"],
+            "type": "function",
+            "function": {
+                "name": call["name"],
+                "arguments": json.dumps(call["arguments"], ensure_ascii=False),
+            },
+        }
+        shaped.append({"index": index, **entry} if indexed else entry)
+    return shaped
 
 
 def chat_usage(prompt_tokens: int | None, completion_tokens: int | None) -> dict[str, int]:
@@ -129,7 +155,11 @@ def chat_completion(
     finish: str,
     usage: dict[str, int],
     conversation_id: str,
+    calls: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if calls:
+        message["tool_calls"] = tool_calls(calls)
     return {
         "id": public_id(COMPLETION_PREFIX, reply_id),
         "object": "chat.completion",
@@ -138,7 +168,7 @@ def chat_completion(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content, "refusal": None},
+                "message": message,
                 "finish_reason": finish,
                 "logprobs": None,
             }

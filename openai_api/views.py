@@ -46,7 +46,11 @@ async def check_model(turn: Turn) -> None:
         )
     if "completion" not in catalog.capabilities_of(info):
         raise ApiError(403, f"The model `{model}` cannot chat.", code="model_not_allowed", param="model")
-    if turn.question.images:
+    if turn.tools and "tools" not in catalog.capabilities_of(info):
+        raise ApiError(
+            400, f"The model `{model}` cannot use tools.", code="model_cannot_use_tools", param="tools"
+        )
+    if turn.question is not None and turn.question.images:
         refusal = await catalog.vision_refusal(get_client(), model)
         if refusal:
             raise ApiError(400, refusal, code="model_cannot_see", param="model")
@@ -69,7 +73,7 @@ async def start_reply(
     """Keep the question's images, find or make its conversation, start the reply and follow it;
     the stack ends the following (the caller closes it). A refusal on the way undoes what was saved."""
     image_ids = await database_sync_to_async(sessions.store_images)(
-        user_id=caller.user_id, images=turn.question.images
+        user_id=caller.user_id, images=turn.question.images if turn.question else ()
     )
     placed = None
     try:
@@ -77,9 +81,7 @@ async def start_reply(
         stack = contextlib.AsyncExitStack()
         follow = await stack.enter_async_context(relay.following(placed.conversation_id))
         try:
-            await relay.start(
-                follow, content=turn.question.text, model=turn.model, image_ids=image_ids, format=turn.format
-            )
+            await relay.start(follow, turn, image_ids=image_ids, resumed_reply=placed.resumed_reply)
         except BaseException:
             await stack.aclose()
             raise
@@ -136,9 +138,10 @@ def _completion(outcome: Outcome, created: int, conversation_id: uuid.UUID) -> d
         created=created,
         model=outcome.model,
         content=outcome.content,
-        finish=shapes.finish_reason(outcome.status, outcome.done_reason),
+        finish=shapes.finish_reason(outcome.status, outcome.done_reason, tool_calls=bool(outcome.tool_calls)),
         usage=shapes.chat_usage(outcome.prompt_tokens, outcome.completion_tokens),
         conversation_id=str(conversation_id),
+        calls=outcome.tool_calls,
     )
 
 
@@ -163,7 +166,12 @@ async def _chat_events(
                 if update.status in ("error", "interrupted"):
                     yield sse.data(failure(update).body())
                     return  # an error ends the stream, with no [DONE], as OpenAI's does
-                yield chunk({}, finish=shapes.finish_reason(update.status, update.done_reason))
+                if update.tool_calls:
+                    yield chunk({"tool_calls": shapes.tool_calls(update.tool_calls, indexed=True)})
+                finish = shapes.finish_reason(
+                    update.status, update.done_reason, tool_calls=bool(update.tool_calls)
+                )
+                yield chunk({}, finish=finish)
                 if usage:
                     yield chunk(None, usage=shapes.chat_usage(update.prompt_tokens, update.completion_tokens))
         except ApiError as exc:

@@ -59,6 +59,8 @@ class Generation:
         tools: list[ToolSpec] | None = None,
         caller: Caller | None = None,
         notes: list[str] | None = None,
+        client_tools: bool = False,
+        first_round: int = 0,
     ) -> None:
         self.conversation_id = conversation_id
         self.reply = reply
@@ -88,9 +90,17 @@ class Generation:
         self.pending_events: list[Any] = []
         # A reply with tools (or notes about them) has their rounds; a plain reply has none.
         self.rounds: ToolRounds | None = None
-        if tools or notes:
+        # An API client's tools are the client's to run: their calls end the reply (see _read).
+        self.client_tools = client_tools
+        if tools or notes or client_tools:
             self.rounds = ToolRounds(
-                message_id=reply["id"], tools=tools or [], caller=caller, notes=notes or [], queue=self._queue
+                message_id=reply["id"],
+                tools=tools or [],
+                caller=caller,
+                notes=notes or [],
+                queue=self._queue,
+                first_round=first_round,
+                earlier=reply["tool_calls"] if first_round else None,
             )
 
     # The reply's life -------------------------------------------------------
@@ -119,6 +129,7 @@ class Generation:
                 stats=self.stats,
                 calls=self.rounds.calls if self.rounds else None,
                 notes=self.rounds.notes if self.rounds else None,
+                earlier_calls=self.rounds is not None and self.rounds.first_round > 0,
             )
         except Exception:
             logger.exception("Saving reply %s failed", self.reply_id)
@@ -211,6 +222,9 @@ class Generation:
                     await asyncio.sleep(max(self.next_frame_at - now, 0.0))
                     now = loop.time()
                 waiting_since = now
+            if asked and self.client_tools and self.rounds is not None:
+                await self.rounds.hand_over(asked, "".join(self.content + self.pending_content))
+                return
             if not asked or self.rounds is None or not self.rounds.tools:
                 return
             if number == settings.MAX_TOOL_ROUNDS:
@@ -220,7 +234,7 @@ class Generation:
                     "so the reply was ended there.",
                 )
             content = "".join(self.content + self.pending_content)
-            payload = await self.rounds.run_round(payload, number, asked, content)
+            payload = await self.rounds.run_round(payload, self.rounds.first_round + number, asked, content)
 
     def _queue(self, event: Any) -> None:
         """An event the publisher sends after the text received so far, so tabs see them in order."""

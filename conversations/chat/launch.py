@@ -20,6 +20,7 @@ from conversations.chat.starts import (
     NewQuestion,
     StartedReply,
     continue_reply,
+    resume_with_results,
     start_another_reply,
     start_new_replies,
 )
@@ -34,15 +35,20 @@ async def start(
     content: str,
     model: str,
     client_id: str = "",
-    mode: Literal["new", "regenerate", "edit", "continue"] = "new",
+    mode: Literal["new", "regenerate", "edit", "continue", "results"] = "new",
     image_ids: tuple[uuid.UUID, ...] = (),
     format: str | dict[str, Any] | None = None,
     message_id: uuid.UUID | None = None,
     time_zone: str = "",
+    client_tools: list[dict[str, Any]] | None = None,
+    tool_results: dict[str, str] | None = None,
 ) -> None:
     """Save the user's message, announce it and the reply, and start the reply task.
 
     `time_zone` is the user's (the page's `tz` cookie), for tools that tell the time.
+    `client_tools` are an API client's own tools: offered to the model in place of the
+    conversation's, and handed back to the client when called, not run. "results" lets the
+    reply `message_id` go on with `tool_results` (by call id), the client's.
 
     Raises replies.ReplyRefused (busy, no model, images for a model that cannot see).
     """
@@ -55,6 +61,14 @@ async def start(
         if mode == "new":
             question = NewQuestion(conversation_id, content, model, image_ids, format)
             started = await _new_reply_starts().submit(question)
+        elif mode == "results":
+            assert message_id is not None and tool_results is not None
+            started = await database_sync_to_async(resume_with_results)(
+                conversation_id=conversation_id,
+                reply_id=message_id,
+                results=tool_results,
+                is_alive=liveness.is_alive,
+            )
         elif mode == "continue":
             assert message_id is not None
             started = await database_sync_to_async(continue_reply)(
@@ -81,13 +95,18 @@ async def start(
             group, events.message_saved(started.user_message, client_id=client_id, title=started.title)
         )
     await layer.group_send(group, events.reply_started(started.reply, replaces=started.replaced))
+    if client_tools is not None:
+        started.payload["tools"] = client_tools
+    tools = [] if client_tools is not None else started.tools
     generation = Generation(
         conversation_id=conversation_id,
         reply=started.reply,
         payload=started.payload,
-        tools=started.tools,
-        caller=Caller(user_id=started.owner_id, time_zone=time_zone) if started.tools else None,
-        notes=started.tool_notes,
+        tools=tools,
+        caller=Caller(user_id=started.owner_id, time_zone=time_zone) if tools or client_tools else None,
+        notes=started.tool_notes if client_tools is None else [],
+        client_tools=client_tools is not None,
+        first_round=started.first_round,
     )
     running[conversation_id] = generation
     generation.task = asyncio.create_task(generation.run(), name=f"reply-{started.reply['id']}")

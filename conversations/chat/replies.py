@@ -135,11 +135,13 @@ def finish_reply(
     stats: dict[str, Any] | None = None,
     calls: list[ToolCall] | None = None,
     notes: list[str] | None = None,
+    earlier_calls: bool = False,
 ) -> MessageData | None:
     """Save the whole reply; None if it was deleted (with its conversation) meanwhile.
 
     `calls` are the reply's tool calls (already saved as they happened); those the
-    end of the reply cancelled are saved as such here.
+    end of the reply cancelled are saved as such here. `earlier_calls`: the reply went
+    on after calls made before this task's, so what is announced reads them all.
     """
     stats = stats or {}
     message = Message.objects.filter(pk=message_id).first()
@@ -161,6 +163,8 @@ def finish_reply(
         cancelled = [call for call in calls if call.status == ToolCall.Status.CANCELLED]
         ToolCall.objects.bulk_update(cancelled, ["status"])
     Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
+    if earlier_calls:
+        calls = list(message.tool_calls.order_by("round", "position"))
     return _reply_data(message, calls or [])
 
 

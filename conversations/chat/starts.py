@@ -22,7 +22,12 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from conversations.chat import branches
-from conversations.chat.prompt import build_chat_request, build_chat_requests, build_continue_request
+from conversations.chat.prompt import (
+    build_chat_request,
+    build_chat_requests,
+    build_continue_request,
+    reply_with_tools,
+)
 from conversations.chat.replies import (
     BUSY,
     DELETED,
@@ -34,7 +39,8 @@ from conversations.chat.replies import (
 )
 from conversations.chat.timeline import MessageData, message_data, reply_versions
 from conversations.chat.titles import first_words
-from conversations.models import Conversation, Image, Message
+from conversations.models import Conversation, Image, Message, ToolCall
+from conversations.tools.calls import capped
 from conversations.tools.registry import ToolSpec, chosen_tools
 
 # "regenerate": another answer to a question; "edit": a changed question and a
@@ -55,6 +61,7 @@ class StartedReply:
     owner_id: int = 0
     tools: list[ToolSpec] = field(default_factory=list)  # the conversation's tools the owner may use now
     tool_notes: list[str] = field(default_factory=list)  # tools left out, and why
+    first_round: int = 0  # the number of the reply's next round of tool calls
 
 
 @dataclass(frozen=True)
@@ -336,4 +343,45 @@ def is_cut_short(reply: Message) -> bool:
     """Stopped, interrupted, or ended by Ollama's length limit (num_predict or the context)."""
     return reply.status in (Message.Status.STOPPED, Message.Status.INTERRUPTED) or (
         reply.status == Message.Status.COMPLETE and reply.done_reason == "length"
+    )
+
+
+def resume_with_results(
+    *, conversation_id: uuid.UUID, reply_id: uuid.UUID, results: dict[str, str], is_alive: IsAlive
+) -> StartedReply:
+    """The last reply, which handed its tool calls to the API's client, goes on with the client's
+    results: they are kept on the calls, and the model is sent the reply so far with them."""
+    with transaction.atomic():
+        conversation = lock_conversation(conversation_id)
+        interrupted, streaming = sweep([conversation_id], is_alive)
+        if streaming:
+            raise ReplyRefused("busy", BUSY)
+        reply = branches.shown_message(conversation, reply_id, role=Message.Role.ASSISTANT)
+        if branches.last_shown(conversation) != reply:
+            raise ReplyRefused("invalid", "Only the last reply can take tool results.")
+        calls = list(reply.tool_calls.order_by("round", "position"))
+        waiting = [
+            call
+            for call in calls
+            if call.source == ToolCall.CLIENT and call.status == ToolCall.Status.RUNNING
+        ]
+        if not waiting or {call.call_id for call in waiting} != set(results):
+            raise ReplyRefused("invalid", "The tool results do not answer the calls the reply waits for.")
+        for call in waiting:
+            call.status, call.result = ToolCall.Status.OK, capped(results[call.call_id])
+        ToolCall.objects.bulk_update(waiting, ["status", "result"])
+        reply.status, reply.error, reply.done_reason = Message.Status.STREAMING, "", ""
+        reply.save(update_fields=["status", "error", "done_reason", "saved_at"])
+        conversation.save(update_fields=["updated_at"])
+    payload = build_chat_request(conversation, before=reply)
+    payload["messages"] += reply_with_tools(reply.content, calls)
+    versions = reply_versions(conversation.pk, {reply.exchange})[reply.exchange]
+    return StartedReply(
+        user_message=None,
+        reply=message_data(reply, version_ids=versions, tool_calls=calls),
+        title=conversation.title,
+        payload=payload,
+        interrupted=interrupted.get(conversation_id, []),
+        owner_id=conversation.owner_id,
+        first_round=max(call.round for call in calls) + 1,
     )

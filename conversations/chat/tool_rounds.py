@@ -9,6 +9,7 @@ sends it after the text that came before it.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,8 @@ class ToolRounds:
         caller: Caller | None,
         notes: list[str],
         queue: Callable[[Any], None],
+        first_round: int = 0,
+        earlier: list[Any] | None = None,
     ) -> None:
         self.message_id = message_id
         self.tools = {tool.name: tool for tool in tools}
@@ -45,6 +48,8 @@ class ToolRounds:
         self.calls: list[ToolCall] = []  # every call so far, in order
         self.approvals: dict[str, asyncio.Future[bool]] = {}  # calls waiting for the user
         self.round_start = 0  # where the text of the current round begins
+        self.first_round = first_round  # a reply that goes on after rounds it had numbers on from theirs
+        self.earlier = list(earlier or [])  # the calls of those rounds, as tabs are shown them
 
     async def offer(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The request with the conversation's tools, if the model can use tools; else a note why not."""
@@ -93,6 +98,28 @@ class ToolRounds:
             done.append(call)
         text, self.round_start = content[self.round_start :], len(content)
         return {**payload, "messages": payload["messages"] + round_messages(text, done)}
+
+    async def hand_over(self, asked: list[dict[str, Any]], content: str) -> None:
+        """Keep the calls of an API client's tools, which the client runs: they stay "running"
+        until its results come (chat/starts.py resume_with_results)."""
+        assert self.caller is not None
+        number = self.first_round + len({call.round for call in self.calls})
+        for position, wanted in enumerate(asked):
+            arguments = wanted["arguments"]
+            call = ToolCall(
+                message_id=self.message_id,
+                user_id=self.caller.user_id,
+                round=number,
+                position=position,
+                content_offset=len(content),
+                # The client answers by id; Ollama does not always give one.
+                call_id=(wanted.get("id") or f"call_{uuid.uuid4().hex[:24]}")[:64],
+                name=wanted["name"][:200],
+                source=ToolCall.CLIENT,
+                arguments=arguments if tool_calls.check_arguments(arguments) is None else {},
+            )
+            self.calls.append(call)
+            await self._save(call)
 
     async def _call(self, call: ToolCall, arguments: Any) -> None:
         assert self.caller is not None
@@ -145,13 +172,13 @@ class ToolRounds:
         """Calls still waiting or running when the reply ended (a stop, a failure) were cancelled;
         the reply's final save stores it."""
         for call in self.calls:
-            if call.status in OPEN:
+            if call.status in OPEN and call.source != ToolCall.CLIENT:
                 call.status = ToolCall.Status.CANCELLED
                 self._publish(call)
 
     def shown(self) -> dict[str, Any]:
         """The calls and notes so far, for a tab that (re)joins mid-reply."""
         return {
-            "tool_calls": [records.call_data(call) for call in self.calls],
+            "tool_calls": self.earlier + [records.call_data(call) for call in self.calls],
             "tool_notes": list(self.notes),
         }

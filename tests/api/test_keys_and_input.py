@@ -160,22 +160,113 @@ def chat_body(content) -> str:
             ),
             "max_tokens",
         ),
-        (
-            json.dumps(
-                {
-                    "model": "llama3.2",
-                    "tools": [{"type": "function"}],
-                    "messages": [{"role": "user", "content": "x"}],
-                }
-            ),
-            "Tools",
-        ),
     ],
 )
 def test_hostile_chat_bodies_are_refused_with_a_clear_message(alice_key, body, says):
     error = assert_openai_error(post(caller(alice_key), CHAT, body), 400)
     assert says in error["message"] or says == error["param"], error
     assert nothing_saved()
+
+
+def tool(name: str = "f", **function) -> dict:
+    return {"type": "function", "function": {"name": name, **function}}
+
+
+def tools_body(tools, messages=None, **extra) -> str:
+    return json.dumps(
+        {
+            "model": "llama3.2",
+            "tools": tools,
+            "messages": messages or [{"role": "user", "content": "x"}],
+            **extra,
+        }
+    )
+
+
+def called(arguments: str, call_id: str = "c1", name: str = "f") -> dict:
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        ],
+    }
+
+
+def result(call_id: str = "c1", content: str = "ok") -> dict:
+    return {"role": "tool", "tool_call_id": call_id, "content": content}
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (tools_body({"f": 1}), "tools"),
+        (tools_body([{"type": "function"}]), "tools[0]"),
+        (tools_body([tool("bad name!")]), "tools[0].function.name"),
+        (tools_body([tool("x" * 65)]), "tools[0].function.name"),
+        (tools_body([tool("f\u0000")]), "NUL"),
+        (tools_body([tool("f"), tool("f")]), "Two tools"),
+        (tools_body([tool(f"f{i}") for i in range(65)]), "at most 64 tools"),
+        (tools_body([tool(description="d" * 70_000)]), "characters of JSON"),
+        (tools_body([tool(parameters=[1])]), "JSON Schema object"),
+        (tools_body([tool()], tool_choice="required"), "tool_choice"),
+        (
+            json.dumps(
+                {"model": "llama3.2", "functions": [{}], "messages": [{"role": "user", "content": "x"}]}
+            ),
+            "functions",
+        ),
+        (tools_body([tool()], [{"role": "user", "content": "x"}, called("[1]"), result()]), "JSON object"),
+        (
+            tools_body([tool()], [{"role": "user", "content": "x"}, called('{"a": "\\u0000"}'), result()]),
+            "NUL",
+        ),
+        (
+            tools_body([tool()], [{"role": "user", "content": "x"}, called('{"a": "\\ud800"}'), result()]),
+            "surrogate",
+        ),
+        (tools_body([tool()], [{"role": "user", "content": "x"}, called("{"), result()]), "not valid JSON"),
+        (
+            tools_body([tool()], [{"role": "user", "content": "x"}, called("{}", name="a b"), result()]),
+            "tool name",
+        ),
+        (tools_body([tool()], [{"role": "user", "content": "x"}, called("{}"), result("c2")]), "must answer"),
+        (tools_body([tool()], [{"role": "user", "content": "x"}, result()]), "must answer"),
+        (
+            tools_body(
+                [tool()], [{"role": "user", "content": "x"}, called("{}"), {"role": "tool", "content": "x"}]
+            ),
+            "tool_call_id",
+        ),
+        (
+            tools_body(
+                [tool()],
+                [{"role": "user", "content": "x"}, {"role": "user", "content": "y", "tool_calls": []}],
+            ),
+            "Only the assistant",
+        ),
+    ],
+)
+def test_hostile_tools_and_tool_messages_are_refused_and_nothing_is_saved(alice_key, body, says):
+    error = assert_openai_error(post(caller(alice_key), CHAT, body), 400)
+    assert says in error["message"] or says == error["param"], error
+    assert nothing_saved()
+
+
+def test_results_must_answer_every_call_of_the_last_assistant_message(alice_key):
+    messages = [{"role": "user", "content": "x"}, called("{}"), result()]
+    messages[1]["tool_calls"].append(
+        {"id": "c2", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    )
+    error = assert_openai_error(post(caller(alice_key), CHAT, tools_body([tool()], messages)), 400)
+    assert "each of the last assistant message's tool calls" in error["message"]
+    assert nothing_saved()
+
+
+def test_the_responses_endpoint_takes_no_tool_messages(alice_key):
+    body = json.dumps({"model": "llama3.2", "input": [result(), {"role": "user", "content": "x"}]})
+    error = assert_openai_error(post(caller(alice_key), "/v1/responses", body), 400)
+    assert "only taken by chat completions" in error["message"] and nothing_saved()
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read(alice_key, settings):

@@ -107,3 +107,32 @@ def test_a_browser_conversation_goes_on_from_a_script_and_the_tab_streams_it(
         "Hello from the page.",
         "Hi from a script",
     ]
+
+
+def test_a_scripts_own_tool_call_shows_as_a_used_block_running_then_done(
+    page: Page, live_server_url: str, ollama, client_for
+):
+    sign_up(page, live_server_url)
+    client = client_for(live_server_url, create_key(page))
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    history = [{"role": "user", "content": 'Look it up [[tool:lookup {"q": "x"}]]'}]
+    first = client.chat.completions.create(model="llama3.2", messages=history, tools=tools)
+    [call] = first.choices[0].message.tool_calls
+
+    conversation = uuid.UUID(first.model_extra["conversation"].removeprefix("conv_"))
+    page.goto(f"{live_server_url}/c/{conversation}/")
+    reply = assistant_articles(page).first
+    block = reply.locator(".tool-call")
+    expect(block.locator("summary")).to_have_text("Used lookup · running… (client)")
+
+    history += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "<b>found</b>"},
+    ]
+    client.chat.completions.create(model="llama3.2", messages=history, tools=tools)
+    # The open tab sees the reply go on, and the call done with its result as text.
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(content(reply)).to_contain_text("Tool results: <b>found</b>")
+    expect(block.locator("summary")).to_have_text("Used lookup (client)")
+    block.locator("summary").click()
+    expect(block.locator(".tool-result")).to_have_text("<b>found</b>")
