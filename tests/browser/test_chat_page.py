@@ -406,10 +406,10 @@ def test_the_picker_names_what_each_model_can_do_and_leaves_out_embedding_models
     options = picker.locator("option")
     expect(options).to_have_text(
         [
-            "gemma3:4b · vision, thinking, tools",
-            "llama3.2:latest · tools",
-            "llava:7b · vision",
-            "qwen3:8b · thinking, tools",
+            "gemma3:4b · vision, thinking, tools · 3.2B",
+            "llama3.2:latest · tools · 3.2B",
+            "llava:7b · vision · 7B",
+            "qwen3:8b · thinking, tools · 8.2B",
         ]
     )
     expect(picker.locator(f'option[value="{embedder}"]')).to_have_count(0)

@@ -53,7 +53,7 @@ def attach(page: Page, *files: Path | FilePayload) -> None:
 
 
 def pick(page: Page, name: str) -> None:
-    """Choose a model by its name (options read "name · what it can do", e.g. "llava:7b · vision")."""
+    """Choose a model by its name (options read "name · what it can do · size", e.g. "llava:7b · vision · 7B")."""
     picker = page.get_by_label("Model")
     expect(picker.locator(f'option[value="{name}"]')).to_have_count(1)
     picker.select_option(value=name)
@@ -92,7 +92,7 @@ def test_an_image_goes_to_a_vision_model(signed_in_page: Page, ollama, tmp_path)
     page = signed_in_page
     image = png(tmp_path)
     expect(page.get_by_label("Model").locator(f'option[value="{VISION_MODEL}"]')).to_have_text(
-        f"{VISION_MODEL} · vision"
+        f"{VISION_MODEL} · vision · 7B"
     )
     expect(page.get_by_label("Model").locator(f'option[value="{MODEL}"]')).not_to_contain_text("vision")
 

@@ -28,7 +28,10 @@ const list = $("messages");
 const scroller = $("scroller");
 const emptyState = $("empty-state");
 
-const picker = new ModelPicker($("model"), data.models_url, data.model);
+const picker = new ModelPicker($("model"), data.models_url, data.model, {
+  filter: $("model-filter"),
+  filterStatus: $("model-filter-status"),
+});
 
 const composer = new Composer({
   data,

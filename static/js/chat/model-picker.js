@@ -1,7 +1,9 @@
 // Model picker: fills the <select> from the server's list of installed Ollama
-// models that can chat, marks what each can do, and remembers the last model used.
+// models that can chat, marks what each can do, narrows the list to a filter's
+// matches, and remembers the last model used. The <select> holds the choice.
 
 import { errorText, request } from "../lib/http.js";
+import { ModelFilter } from "./model-filter.js";
 
 const KEY = "lastModel";
 
@@ -25,13 +27,22 @@ function describe(model) {
   return [model.parameter_size, model.quantization, model.family].filter(Boolean).join(" · ");
 }
 
-// What the picker names, in this order: "qwen3:8b · thinking, tools".
-const MARKS = ["vision", "thinking", "tools"];
+// What the picker names, in this order, then the size: "qwen3:8b · thinking, tools · 8.2B".
+const MARKS = ["vision", "thinking", "tools", "embedding"];
 
 function label(model) {
   const caps = Array.isArray(model.capabilities) ? model.capabilities : [];
   const marks = MARKS.filter((mark) => caps.includes(mark));
-  return marks.length ? `${model.name} · ${marks.join(", ")}` : model.name;
+  return [model.name, marks.join(", "), model.parameter_size].filter(Boolean).join(" · ");
+}
+
+// Every word of the query appears in the option's text or the model's family.
+function matches(entry, query) {
+  const text = `${entry.label} ${entry.family}`.toLowerCase();
+  return query
+    .toLowerCase()
+    .split(/\s+/)
+    .every((word) => text.includes(word));
 }
 
 // Embedding models answer /api/chat with 400 "does not support chat".
@@ -41,12 +52,15 @@ function embeddingOnly(model) {
 }
 
 export class ModelPicker {
-  constructor(select, url, conversationModel) {
+  constructor(select, url, conversationModel, { filter, filterStatus } = {}) {
     this.select = select;
     this.url = url;
     this.conversationModel = conversationModel || null;
     this.touched = false;
     this.capabilities = new Map(); // model name -> capabilities, once loaded
+    this.entries = []; // every model choosable, whatever the filter: {name, label, title, family}
+    this.query = "";
+    this.filter = filter ? new ModelFilter(filter, filterStatus, this) : null;
     select.addEventListener("change", () => {
       this.touched = true;
     });
@@ -70,23 +84,49 @@ export class ModelPicker {
 
   // The models to answer with, named as the picker names them: [{name, label}].
   choices() {
-    return [...this.select.options].map((option) => ({ name: option.value, label: option.textContent }));
+    return this.entries.map(({ name, label }) => ({ name, label }));
+  }
+
+  names() {
+    return this.entries.map((entry) => entry.name);
   }
 
   choose(name) {
+    if (this.filter && !this.shown(name)) this.filter.clear();
     this.select.value = name;
     this.select.dispatchEvent(new Event("change"));
   }
 
+  shown(name) {
+    return [...this.select.options].some((option) => option.value === name);
+  }
+
   fill(models, choice) {
-    const options = models.map((m) => {
-      const option = new Option(label(m), m.name);
-      const info = describe(m);
-      if (info) option.title = info;
+    this.entries = models.map((m) => ({ name: m.name, label: label(m), title: describe(m), family: m.family || "" }));
+    this.show(choice);
+  }
+
+  // Shows only the models matching `query`; returns how many match. When the choice
+  // is not among them the first match becomes the choice; with none, the choice stays.
+  narrow(query) {
+    this.query = query.trim();
+    const before = this.select.value;
+    const found = this.show(before);
+    if (this.select.value !== before) this.select.dispatchEvent(new Event("change"));
+    return found;
+  }
+
+  show(choice) {
+    const found = this.entries.filter((entry) => matches(entry, this.query));
+    const kept = found.length ? found : this.entries.filter((entry) => entry.name === choice);
+    const options = kept.map((entry) => {
+      const option = new Option(entry.label, entry.name);
+      if (entry.title) option.title = entry.title;
       return option;
     });
     this.select.replaceChildren(...options);
-    if (choice) this.select.value = choice;
+    if (choice && kept.some((entry) => entry.name === choice)) this.select.value = choice;
+    return found.length;
   }
 
   // Resolves to {ok: true}, {empty: true}, {login: true} or {error, code}.

@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 // currentId() is the open conversation's id; onLeave() runs before leaving a deleted one.
 export function setupTools({ data, picker, currentId, onLeave }) {
   const titleEl = $("chat-title");
-  const picked = () => [...$("model").options].map((option) => option.value).filter(Boolean);
+  const picked = () => picker.names().filter(Boolean);
 
   const sidebar = new Sidebar({
     app: $("app"),
