@@ -12,7 +12,17 @@ import asyncio
 import time
 from typing import Any
 
-from bench.clients import Reply, Tab, api_chat, chat_payload, direct_chat, direct_client, open_tabs
+from bench.clients import (
+    Reply,
+    Tab,
+    api_chat,
+    chat_payload,
+    direct_chat,
+    direct_client,
+    open_tabs,
+    same_text,
+    tokens_in,
+)
 from bench.servers import Site
 from bench.stats import median, percentile
 
@@ -104,7 +114,7 @@ async def _throughput(worker: Any, ollama_url: str, cookie: str, ids: list[str],
                             client, ollama_url, chat_payload([], content), timeout=REPLY_TIMEOUT * 3
                         )
                     cpu = (worker.cpu_seconds() if side == "relay" else time.process_time()) - cpu_before
-                    received = len(reply.text) // max(len(" word"), 1)
+                    received = tokens_in(reply.text)
                     if reply.failure or reply.errors or reply.status != "complete" or received != tokens:
                         failures.append(
                             f"{side}: {reply.failure or reply.errors or reply.status} ({received} tokens)"
@@ -204,7 +214,7 @@ def _burst_summary(replies: list[Any], expected: str, not_opened: list[str]) -> 
         if reply.ok(expected):
             continue
         complete = not reply.failure and not reply.errors and reply.status == "complete"
-        if complete and (reply.seq_gaps or reply.saved_text == expected):
+        if complete and (reply.seq_gaps or same_text(reply.saved_text or "", expected)):
             # The reply is whole in its done frame, but token frames never reached the socket.
             reason = "with token frames dropped"
         else:
@@ -216,7 +226,7 @@ def _burst_summary(replies: list[Any], expected: str, not_opened: list[str]) -> 
         failures[reason] = failures.get(reason, 0) + 1
     ttfts = [reply.ttft for reply in replies if reply.ttft is not None]
     gaps = [gap for reply in replies for gap in reply.gaps()]
-    tokens = sum(len(reply.text) for reply in replies) / max(len(" word"), 1)
+    tokens = sum(tokens_in(reply.text) for reply in replies)
     return {
         "count": len(replies) + len(not_opened),
         "failures": failures,
@@ -239,7 +249,9 @@ def measure_burst(site: Site, sizes: Any, seeded: dict[str, Any]) -> dict[str, A
         direct = asyncio.run(_burst_direct(fake.url, len(ids), expected))
         log = worker.log_text()
         saved = site.helper("replies", conversations=ids)["replies"]
-        complete = sum(1 for entry in saved if entry and entry[0] == "complete" and entry[1] == len(expected))
+        complete = sum(
+            1 for entry in saved if entry and entry[0] == "complete" and entry[1] == len(expected.lstrip())
+        )
         return {
             "relay": relay,
             "direct": direct,
@@ -313,7 +325,7 @@ async def _api_pairs(
                     reply = await api_chat(client, base_url, key, payload, timeout=REPLY_TIMEOUT * 3)
                 else:
                     reply = await direct_chat(client, ollama_url, payload, timeout=REPLY_TIMEOUT * 3)
-                received = len(reply.text) // len(" word")
+                received = tokens_in(reply.text)
                 if (
                     reply.failure
                     or reply.errors
@@ -358,7 +370,7 @@ def summarize_api(api: dict[str, Any]) -> dict[str, Any]:
         return [reply.ttft for reply in ttft[side]]
 
     def rate(reply: Reply) -> float:
-        return len(reply.text) / len(" word") / (reply.last - reply.started)
+        return tokens_in(reply.text) / (reply.last - reply.started)
 
     return {
         "ttft_p50": median(ttfts("api")),
