@@ -7,15 +7,18 @@ next to tokens, and a session never outlives the reply that needed it.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 
 from conversations.json_input import problem, storable
+
+if TYPE_CHECKING:
+    from mcp import ClientSession
 
 MAX_LISTED_TOOLS = 200
 MAX_DESCRIPTION_CHARS = 2000
@@ -27,6 +30,12 @@ class ServerUnavailable(Exception):
 
 @asynccontextmanager
 async def _session(url: str, headers: dict[str, str], timeout: float) -> AsyncIterator[ClientSession]:
+    # mcp brings pydantic, starlette and more: loaded when a tool server is first called,
+    # not in every worker at start-up, and on a thread, not the event loop.
+    await asyncio.to_thread(importlib.import_module, "mcp.client.streamable_http")
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
     async with (
         httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(timeout), follow_redirects=False) as http,
         streamable_http_client(url, http_client=http) as (read, write, _),
