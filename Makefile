@@ -4,7 +4,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_OLLAMA_PORT ?= 11435
-# The scale-out suite: the same tests on PostgreSQL and Redis.
+# The scale-out suite: the same tests on PostgreSQL and Redis, but for the browser
+# tests, which check the page and run against the embedded defaults in `make test`.
 SCALEOUT_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/chat
 SCALEOUT_REDIS_URL ?= redis://127.0.0.1:6379/9
 
@@ -29,7 +30,7 @@ test: $(VENV)/.dev
 	$(BIN)/pytest
 
 test-scaleout: $(VENV)/.dev
-	DATABASE_URL=$(SCALEOUT_DATABASE_URL) REDIS_URL=$(SCALEOUT_REDIS_URL) $(BIN)/pytest
+	DATABASE_URL=$(SCALEOUT_DATABASE_URL) REDIS_URL=$(SCALEOUT_REDIS_URL) $(BIN)/pytest --ignore=tests/browser
 
 # The app against the fake Ollama server, for trying it without a model.
 demo: $(VENV)/.runtime
