@@ -265,7 +265,10 @@ def base64_for_ollama(image: Image) -> str:
 
 def images_by_message(message_ids: Iterable[Any]) -> dict[Any, list[Image]]:
     grouped: dict[Any, list[Image]] = defaultdict(list)
-    for image in Image.objects.filter(message_id__in=list(message_ids)).order_by("created_at", "id"):
+    ids = list(message_ids)
+    if not ids:
+        return grouped
+    for image in Image.objects.filter(message_id__in=ids).order_by("created_at", "id"):
         grouped[image.message_id].append(image)
     return grouped
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Exists, OuterRef
 
@@ -73,62 +73,90 @@ def build_continue_request(conversation: Conversation, reply: Message) -> dict[s
     return payload
 
 
-def build_chat_requests(replies: list[tuple[Conversation, Message]]) -> list[dict[str, Any]]:
-    """The /api/chat request for each (conversation, reply to write), reading all their messages at once.
+class HistoryRow(NamedTuple):
+    """A shown message as the replay needs it."""
 
-    A request replays the system prompt, then every message before the reply,
-    in order. Failed replies are left out (their text is a fragment the user
-    never accepted); stopped and interrupted replies stay, as the user saw them.
-    """
-    rows = list(
-        Message.objects.filter(
-            conversation_id__in=[conversation.pk for conversation, _ in replies], active=True
-        )
-        .exclude(status__in=[Message.Status.ERROR, Message.Status.STREAMING])
+    conversation_id: Any
+    id: Any
+    role: str
+    content: str
+    status: str
+    has_images: bool
+    has_calls: bool
+    created_at: Any
+
+
+def shown_history(conversation_ids: list[Any]) -> dict[Any, list[HistoryRow]]:
+    """Every shown message of these conversations, in the page's order (time, then id), in one query."""
+    rows = (
+        Message.objects.filter(conversation_id__in=conversation_ids, active=True)
         .annotate(
             has_images=Exists(Image.objects.filter(message=OuterRef("pk"))),
             has_calls=Exists(ToolCall.objects.filter(message=OuterRef("pk"))),
         )
         .order_by("created_at", "id")
-        .values_list("conversation_id", "id", "role", "content", "has_images", "created_at", "has_calls")
+        .values_list(*HistoryRow._fields)
     )
-    by_conversation: dict[Any, list[tuple[Any, ...]]] = defaultdict(list)
+    history: dict[Any, list[HistoryRow]] = defaultdict(list)
     for row in rows:
-        by_conversation[row[0]].append(row)
-    images = images_by_message(row[1] for row in rows if row[4])
-    with_calls = [row[1] for row in rows if row[6]]
-    calls = calls_of(with_calls) if with_calls else {}
-    requests = []
-    for conversation, before in replies:
-        earlier = [
+        history[row[0]].append(HistoryRow(*row))
+    return history
+
+
+def build_chat_requests(replies: list[tuple[Conversation, Message]]) -> list[dict[str, Any]]:
+    """The /api/chat request for each (conversation, reply to write), reading all their messages at once."""
+    return requests_from_history(replies, shown_history([conversation.pk for conversation, _ in replies]))
+
+
+def requests_from_history(
+    replies: list[tuple[Conversation, Message]], history: dict[Any, list[HistoryRow]]
+) -> list[dict[str, Any]]:
+    """The /api/chat request for each (conversation, reply to write) from the conversations' shown messages.
+
+    A request replays the system prompt, then every message before the reply,
+    in order. Failed replies are left out (their text is a fragment the user
+    never accepted); stopped and interrupted replies stay, as the user saw them.
+    """
+    left_out = (Message.Status.ERROR, Message.Status.STREAMING)
+    earlier_by_reply = [
+        [
             row
-            for row in by_conversation[conversation.pk]
-            if (row[5], row[1]) < (before.created_at, before.pk)  # the page's order: time, then id
+            for row in history.get(conversation.pk, [])
+            if row.status not in left_out
+            and (row.created_at, row.id) < (before.created_at, before.pk)  # the page's order
         ]
-        requests.append(_request(conversation, before, earlier, images, calls))
-    return requests
+        for conversation, before in replies
+    ]
+    rows = [row for earlier in earlier_by_reply for row in earlier]
+    images = images_by_message(row.id for row in rows if row.has_images)
+    with_calls = [row.id for row in rows if row.has_calls]
+    calls = calls_of(with_calls) if with_calls else {}
+    return [
+        _request(conversation, before, earlier, images, calls)
+        for (conversation, before), earlier in zip(replies, earlier_by_reply, strict=True)
+    ]
 
 
 def _request(
     conversation: Conversation,
     before: Message,
-    earlier: list[tuple[Any, ...]],
+    earlier: list[HistoryRow],
     images: dict[Any, list[Image]],
     calls: dict[Any, list[ToolCall]],
 ) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
     if conversation.system_prompt.strip():
         messages.append({"role": "system", "content": conversation.system_prompt})
-    for _, message_id, role, content, _, _, _ in earlier:
-        if message_id in calls:
-            messages += reply_with_tools(content, calls[message_id])
+    for row in earlier:
+        if row.id in calls:
+            messages += reply_with_tools(row.content, calls[row.id])
             continue
-        if role == Message.Role.ASSISTANT and not content:
+        if row.role == Message.Role.ASSISTANT and not row.content:
             continue
-        entry: dict[str, Any] = {"role": role, "content": content}
-        if images.get(message_id):
+        entry: dict[str, Any] = {"role": row.role, "content": row.content}
+        if images.get(row.id):
             # Sent again on every turn, so follow-up questions about an image work.
-            entry["images"] = [base64_for_ollama(image) for image in images[message_id]]
+            entry["images"] = [base64_for_ollama(image) for image in images[row.id]]
         messages.append(entry)
     payload: dict[str, Any] = {"model": before.model or conversation.model, "messages": messages}
     if before.format is not None:  # only this turn is constrained; earlier turns stay as they were

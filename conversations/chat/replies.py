@@ -63,12 +63,14 @@ def sweep(
 
     `conversation_ids` None looks at every conversation.
     """
-    streaming = Message.objects.filter(status=Message.Status.STREAMING)
+    # Only what is_alive() reads, unordered: this runs before every reply starts.
+    streaming = Message.objects.filter(status=Message.Status.STREAMING).order_by()
     if conversation_ids is not None:
         streaming = streaming.filter(conversation_id__in=conversation_ids)
     interrupted: dict[uuid.UUID, list[dict[str, Any]]] = {}
     still_streaming: set[uuid.UUID] = set()
-    for message in streaming:
+    for pk, conversation_id, saved_at in streaming.values_list("id", "conversation_id", "saved_at"):
+        message = Message(id=pk, conversation_id=conversation_id, saved_at=saved_at)
         if is_alive(message):
             still_streaming.add(message.conversation_id)
             continue
@@ -80,7 +82,7 @@ def sweep(
             ToolCall.objects.filter(
                 message_id=message.pk, status__in=[ToolCall.Status.ASKED, ToolCall.Status.RUNNING]
             ).update(status=ToolCall.Status.CANCELLED)
-            message.status, message.error = Message.Status.INTERRUPTED, INTERRUPTED
+            message = Message.objects.get(pk=message.pk)  # the whole reply, for the tabs
             interrupted.setdefault(message.conversation_id, []).append(
                 {**message_data(message), "conversation_id": str(message.conversation_id)}
             )

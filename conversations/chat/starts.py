@@ -18,15 +18,16 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from conversations.chat import branches
 from conversations.chat.prompt import (
+    HistoryRow,
     build_chat_request,
-    build_chat_requests,
     build_continue_request,
     reply_with_tools,
+    requests_from_history,
+    shown_history,
 )
 from conversations.chat.replies import (
     BUSY,
@@ -97,18 +98,12 @@ def start_new_replies(
     accepted: list[_Accepted] = []
     ids = [question.conversation_id for question in questions]
     with transaction.atomic():
-        # Each new question follows the message shown last (branches.py), found in the same statement.
-        last_shown = Message.objects.filter(conversation=OuterRef("pk"), active=True).order_by(
-            "-created_at", "-id"
-        )
-        locked = (
-            Conversation.objects.select_for_update()
-            .filter(pk__in=ids)
-            .annotate(last_shown_id=Subquery(last_shown.values("pk")[:1]))
-            .order_by("pk")
-        )
+        locked = Conversation.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         conversations = {conversation.pk: conversation for conversation in locked}
         interrupted, streaming = sweep(ids, is_alive)
+        # Read once: each new question follows the message shown last (branches.py), and the
+        # request replays what is shown.
+        history = shown_history(ids)
         images = _unsent_images(questions, conversations)
         for index, asked in enumerate(questions):
             conversation = conversations.get(asked.conversation_id)
@@ -126,7 +121,7 @@ def start_new_replies(
                     conversation=conversation,
                     role=Message.Role.USER,
                     content=asked.content,
-                    parent_id=conversation.last_shown_id,
+                    parent_id=history[conversation.pk][-1].id if history.get(conversation.pk) else None,
                     created_at=now,
                 )
                 reply = _streaming_reply(question, model=model, format=asked.format, version=1, now=now)
@@ -146,8 +141,10 @@ def start_new_replies(
                     message=start.question
                 )
         _update_conversations(accepted, now)
+    for start in accepted:
+        history[start.conversation.pk].append(_history_row(start.question, has_images=bool(start.images)))
     # Outside the transaction: reading and encoding images must not hold the locks.
-    payloads = build_chat_requests([(start.conversation, start.reply) for start in accepted])
+    payloads = requests_from_history([(start.conversation, start.reply) for start in accepted], history)
     for start, payload in zip(accepted, payloads, strict=True):
         tools, notes = chosen_tools(user_id=start.conversation.owner_id, keys=start.conversation.tools)
         outcomes[start.index] = StartedReply(
@@ -161,6 +158,19 @@ def start_new_replies(
             tool_notes=notes,
         )
     return outcomes  # type: ignore[return-value]  # every slot is filled above
+
+
+def _history_row(question: Message, *, has_images: bool) -> HistoryRow:
+    return HistoryRow(
+        conversation_id=question.conversation_id,
+        id=question.pk,
+        role=question.role,
+        content=question.content,
+        status=question.status,
+        has_images=has_images,
+        has_calls=False,
+        created_at=question.created_at,
+    )
 
 
 def _streaming_reply(

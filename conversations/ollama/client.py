@@ -79,7 +79,7 @@ class ChatChunk:
     done: bool = False
     stats: dict[str, Any] = field(default_factory=dict)
     # Calls the model asks for, each whole in one chunk: {"id", "name", "arguments"} (arguments unchecked).
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: tuple[dict[str, Any], ...] = ()  # a tuple: no new list for every token
 
     @classmethod
     def from_line(cls, line: str | bytes) -> ChatChunk:
@@ -104,7 +104,7 @@ class ChatChunk:
             stats=stats,
         )
         if message.get("tool_calls"):
-            chunk.tool_calls = _tool_calls(message["tool_calls"])
+            chunk.tool_calls = tuple(_tool_calls(message["tool_calls"]))
         return chunk
 
 
