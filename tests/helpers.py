@@ -7,10 +7,12 @@ import asyncio
 import io
 import json
 import socket as sockets
+from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image as Pillow
 
@@ -47,6 +49,31 @@ def png(color: str = "green") -> bytes:
     buffer = io.BytesIO()
     Pillow.new("RGB", (8, 6), color).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def image_bytes(format: str = "PNG", size: tuple[int, int] = (40, 30), color: str = "red") -> bytes:
+    buffer = io.BytesIO()
+    Pillow.new("RGB", size, color).save(buffer, format=format)
+    return buffer.getvalue()
+
+
+def upload_image(user, data: bytes, name: str = "photo.png") -> tuple[int, dict]:
+    """Upload as the composer does: (status, the JSON answer)."""
+    client = Client()
+    client.force_login(user)
+    response = client.post("/images/", {"file": SimpleUploadedFile(name, data)})
+    return response.status_code, response.json()
+
+
+def removed_by(user, image_id: str) -> int:
+    """Take back an unsent upload as `user`: the status answered."""
+    client = Client()
+    client.force_login(user)
+    return client.post(f"/images/{image_id}/remove/").status_code
+
+
+def files_under(root: Path) -> list[Path]:
+    return [path for path in root.rglob("*") if path.is_file()] if root.exists() else []
 
 
 def free_port() -> int:

@@ -1,12 +1,9 @@
-"""Pages and JSON answers go compressed to a browser that accepts it; streams go as they come."""
+"""Pages and JSON answers go compressed to a browser that accepts it (streams: tests/api/test_chat_completions.py)."""
 
 from __future__ import annotations
 
-import json
-
 import httpx
 
-from tests.api.conftest import Api, api  # noqa: F401 (the fixture)
 from tests.live_server import signed_up
 
 
@@ -31,17 +28,3 @@ def test_the_chat_page_and_its_json_arrive_gzipped_and_whole(start_live_server, 
         assert "content-encoding" not in plain.headers and "<form" in plain.text
     finally:
         browser.close()
-
-
-def test_a_streamed_api_reply_is_not_held_back_for_compression(api: Api, ollama):  # noqa: F811
-    ollama.enqueue_chat("One ", "two.", delay=0.05)
-    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "Count"}], "stream": True}
-    headers = {"Authorization": f"Bearer {api.key}", "Accept-Encoding": "gzip"}
-    with httpx.stream("POST", f"{api.base_url}chat/completions", json=body, headers=headers) as response:
-        assert response.status_code == 200
-        assert "content-encoding" not in response.headers
-        raw = b"".join(response.iter_raw())
-    lines = [line for line in raw.decode().splitlines() if line.startswith("data: {")]
-    text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content") or "" for line in lines)
-    assert text == "One two."
-    assert raw.startswith(b"data: ")  # as sent, not a gzip stream

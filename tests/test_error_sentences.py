@@ -10,7 +10,7 @@ import pytest
 
 from conversations.chat import generation
 from tests.helpers import error_message, open_socket, receive_until, send, signed_in
-from tests.test_imports import export, message, upload, zip_of
+from tests.import_files import export, import_file, message, zip_of
 
 # What Python's json, httpx and zipfile say, which must never reach a person.
 LIBRARY_WORDS = (
@@ -115,7 +115,7 @@ def test_a_damaged_zip_is_named_without_zipfiles_words(alice):
     )
     changed = archive.replace(b"x" * 100, b"y" * 100, 1)  # the checksum no longer matches
 
-    response = upload(signed_in(alice), changed, "chat.zip")
+    response = import_file(signed_in(alice), changed, "chat.zip")
 
     assert response.status_code == 400
     assert error_message(response).startswith("The zip file is damaged or cannot be read.")

@@ -9,13 +9,12 @@ import warnings
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import ExifTags
 from PIL import Image as Pillow
 
 from conversations.models import Image
-from tests.helpers import open_socket, receive_until, send
+from tests.helpers import open_socket, receive_until, send, upload_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,13 +74,6 @@ def opened(data: bytes) -> Pillow.Image:
     return image
 
 
-def upload(user, data: bytes, name: str = "photo.jpg") -> tuple[int, dict]:
-    client = Client()
-    client.force_login(user)
-    response = client.post("/images/", {"file": SimpleUploadedFile(name, data)})
-    return response.status_code, response.json()
-
-
 def fetched(user, url: str) -> bytes:
     client = Client()
     client.force_login(user)
@@ -95,7 +87,7 @@ def fetched(user, url: str) -> bytes:
 def test_a_photo_turned_by_its_exif_is_reported_and_shown_upright_and_kept_as_uploaded(alice):
     data = photo(orientation(6))
 
-    status, uploaded = upload(alice, data)
+    status, uploaded = upload_image(alice, data, "photo.jpg")
 
     assert status == 201
     assert (uploaded["width"], uploaded["height"]) == (32, 64)
@@ -108,7 +100,7 @@ def test_a_photo_turned_by_its_exif_is_reported_and_shown_upright_and_kept_as_up
 async def test_ollama_gets_an_upright_copy_of_a_turned_photo(ollama, alice, conversation):
     conversation.model = "llava:7b"
     await conversation.asave()
-    status, uploaded = await sync_to_async(upload)(alice, photo(orientation(6)))
+    status, uploaded = await sync_to_async(upload_image)(alice, photo(orientation(6)), "photo.jpg")
     socket = await open_socket(alice, conversation.pk)
 
     ollama.enqueue_chat("A flag.")
@@ -125,7 +117,7 @@ async def test_a_photo_without_a_turn_is_sent_as_uploaded(ollama, alice, convers
     conversation.model = "llava:7b"
     await conversation.asave()
     data = photo(orientation(value))
-    status, uploaded = await sync_to_async(upload)(alice, data)
+    status, uploaded = await sync_to_async(upload_image)(alice, data, "photo.jpg")
     socket = await open_socket(alice, conversation.pk)
 
     ollama.enqueue_chat("A flag.")
@@ -170,7 +162,7 @@ def test_a_damaged_exif_block_never_breaks_an_upload_and_what_is_shown_agrees_wi
 ):
     data = photo(exif, format)
 
-    status, uploaded = upload(alice, data, f"photo.{format.lower()}")
+    status, uploaded = upload_image(alice, data, f"photo.{format.lower()}")
 
     assert status == 201, uploaded
     from conversations.images import base64_for_ollama

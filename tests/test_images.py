@@ -9,31 +9,22 @@ from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image as Pillow
 
 from conversations.models import Conversation, Image, Message
-from tests.helpers import error_message, open_socket, receive_until, send
+from tests.helpers import (
+    error_message,
+    files_under,
+    image_bytes,
+    open_socket,
+    receive_until,
+    removed_by,
+    send,
+    upload_image,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def image_bytes(format: str = "PNG", size: tuple[int, int] = (40, 30), color: str = "red") -> bytes:
-    buffer = io.BytesIO()
-    Pillow.new("RGB", size, color).save(buffer, format=format)
-    return buffer.getvalue()
-
-
-def upload(user, data: bytes, name: str = "photo.png") -> tuple[int, dict]:
-    client = Client()
-    client.force_login(user)
-    response = client.post("/images/", {"file": SimpleUploadedFile(name, data)})
-    return response.status_code, response.json()
-
-
-def files_under(root: Path) -> list[Path]:
-    return [path for path in root.rglob("*") if path.is_file()] if root.exists() else []
 
 
 async def test_an_uploaded_png_reaches_ollama_as_its_exact_base64_then_again_on_replay(
@@ -42,7 +33,7 @@ async def test_an_uploaded_png_reaches_ollama_as_its_exact_base64_then_again_on_
     conversation.model = "llava:7b"
     await conversation.asave()
     data = image_bytes()
-    status, uploaded = await sync_to_async(upload)(alice, data)
+    status, uploaded = await sync_to_async(upload_image)(alice, data)
     assert status == 201
     assert (uploaded["width"], uploaded["height"], uploaded["content_type"]) == (40, 30, "image/png")
     socket = await open_socket(alice, conversation.pk)
@@ -67,7 +58,7 @@ async def test_an_uploaded_png_reaches_ollama_as_its_exact_base64_then_again_on_
 
 
 async def test_a_model_that_cannot_see_gets_a_warning_naming_one_that_can(ollama, alice, conversation):
-    status, uploaded = await sync_to_async(upload)(alice, image_bytes())
+    status, uploaded = await sync_to_async(upload_image)(alice, image_bytes())
     socket = await open_socket(alice, conversation.pk)
 
     await send(socket, type="chat", content="What is this?", images=[uploaded["id"]], model="llama3.2:latest")
@@ -84,7 +75,7 @@ async def test_a_model_that_cannot_see_gets_a_warning_naming_one_that_can(ollama
 async def test_an_ollama_error_about_images_is_shown(ollama, alice, conversation):
     ollama.models[0]["capabilities"].append("vision")  # it claims vision, the runner disagrees
     ollama.enqueue_error(500, "this model is missing data required for image input")
-    status, uploaded = await sync_to_async(upload)(alice, image_bytes())
+    status, uploaded = await sync_to_async(upload_image)(alice, image_bytes())
     socket = await open_socket(alice, conversation.pk)
 
     await send(socket, type="chat", content="What is this?", images=[uploaded["id"]])
@@ -97,7 +88,7 @@ async def test_an_ollama_error_about_images_is_shown(ollama, alice, conversation
 
 def test_large_images_are_sent_downscaled_and_kept_whole(alice, settings):
     settings.IMAGE_MAX_SIDE = 100
-    status, uploaded = upload(alice, image_bytes(size=(400, 50)))
+    status, uploaded = upload_image(alice, image_bytes(size=(400, 50)))
 
     image = Image.objects.get(pk=uploaded["id"])
     assert (image.width, image.height) == (400, 50)
@@ -110,7 +101,7 @@ def test_large_images_are_sent_downscaled_and_kept_whole(alice, settings):
 
 
 def test_gif_is_accepted_and_sent_as_png(alice):
-    status, uploaded = upload(alice, image_bytes("GIF"), "anim.gif")
+    status, uploaded = upload_image(alice, image_bytes("GIF"), "anim.gif")
     assert status == 201 and uploaded["content_type"] == "image/gif"
     from conversations.images import base64_for_ollama
 
@@ -119,8 +110,8 @@ def test_gif_is_accepted_and_sent_as_png(alice):
 
 
 def test_webp_and_jpeg_are_accepted(alice):
-    assert upload(alice, image_bytes("WEBP"), "a.webp")[1]["content_type"] == "image/webp"
-    assert upload(alice, image_bytes("JPEG"), "a.jpg")[1]["content_type"] == "image/jpeg"
+    assert upload_image(alice, image_bytes("WEBP"), "a.webp")[1]["content_type"] == "image/webp"
+    assert upload_image(alice, image_bytes("JPEG"), "a.jpg")[1]["content_type"] == "image/jpeg"
 
 
 def bomb() -> bytes:
@@ -140,7 +131,7 @@ def bomb() -> bytes:
 )
 def test_bad_uploads_are_refused_with_their_reason_and_leave_nothing(alice, settings, data, name, message):
     settings.MAX_IMAGE_PIXELS = 10_000  # the "bomb" has 40,000
-    status, body = upload(alice, data, name)
+    status, body = upload_image(alice, data, name)
 
     assert status == 400
     assert message in body["error"]["message"]
@@ -150,7 +141,7 @@ def test_bad_uploads_are_refused_with_their_reason_and_leave_nothing(alice, sett
 
 def test_an_image_over_the_size_limit_is_refused(alice, settings):
     settings.MAX_IMAGE_BYTES = 1000
-    status, body = upload(alice, image_bytes(size=(300, 300), color="blue") + b"\0" * 2000, "big.png")
+    status, body = upload_image(alice, image_bytes(size=(300, 300), color="blue") + b"\0" * 2000, "big.png")
 
     assert status in (400, 413)
     assert "at most" in body["error"]["message"]
@@ -170,12 +161,12 @@ def test_a_failure_while_saving_leaves_no_orphan_file(alice, settings, monkeypat
 
     monkeypatch.setattr(Image, "save", broken_save)
     with pytest.raises(OSError):
-        upload(alice, image_bytes())
+        upload_image(alice, image_bytes())
     assert files_under(Path(settings.MEDIA_ROOT)) == []
 
 
 def test_only_the_owner_can_fetch_an_image(alice, bob):
-    status, uploaded = upload(alice, image_bytes())
+    status, uploaded = upload_image(alice, image_bytes())
     owner, other, anonymous = Client(), Client(), Client()
     owner.force_login(alice)
     other.force_login(bob)
@@ -193,7 +184,7 @@ def test_only_the_owner_can_fetch_an_image(alice, bob):
 
 
 async def test_another_users_image_cannot_be_sent(ollama, alice, bob, conversation):
-    status, uploaded = await sync_to_async(upload)(alice, image_bytes())
+    status, uploaded = await sync_to_async(upload_image)(alice, image_bytes())
     bobs = await Conversation.objects.acreate(owner=bob, model="llava:7b")
     socket = await open_socket(bob, bobs.pk)
 
@@ -210,7 +201,7 @@ async def test_too_many_images_are_refused_and_the_uploads_stay_ready_to_send(
 ):
     settings.MAX_IMAGES_PER_MESSAGE = 2
     ids = [
-        (await sync_to_async(upload)(alice, image_bytes(color=color)))[1]["id"]
+        (await sync_to_async(upload_image)(alice, image_bytes(color=color)))[1]["id"]
         for color in ("red", "green", "blue")
     ]
     socket = await open_socket(alice, conversation.pk)
@@ -230,14 +221,8 @@ async def test_too_many_images_are_refused_and_the_uploads_stay_ready_to_send(
     await socket.disconnect()
 
 
-def removed_by(user, image_id: str) -> int:
-    client = Client()
-    client.force_login(user)
-    return client.post(f"/images/{image_id}/remove/").status_code
-
-
 def test_an_unsent_upload_can_be_taken_back_by_its_owner_only(alice, bob, conversation, settings):
-    status, uploaded = upload(alice, image_bytes())
+    status, uploaded = upload_image(alice, image_bytes())
     assert len(files_under(Path(settings.MEDIA_ROOT))) == 2
 
     assert removed_by(bob, uploaded["id"]) == 404
@@ -248,7 +233,7 @@ def test_an_unsent_upload_can_be_taken_back_by_its_owner_only(alice, bob, conver
 
 
 def test_a_sent_image_cannot_be_taken_back(alice, conversation):
-    status, uploaded = upload(alice, image_bytes())
+    status, uploaded = upload_image(alice, image_bytes())
     message = Message.objects.create(conversation=conversation, role="user", content="look")
     Image.objects.filter(pk=uploaded["id"]).update(message=message)
 
@@ -257,7 +242,7 @@ def test_a_sent_image_cannot_be_taken_back(alice, conversation):
 
 
 def test_deleting_a_conversation_deletes_its_images(alice, conversation, settings):
-    status, uploaded = upload(alice, image_bytes())
+    status, uploaded = upload_image(alice, image_bytes())
     message = Message.objects.create(conversation=conversation, role="user", content="look")
     Image.objects.filter(pk=uploaded["id"]).update(message=message)
     assert len(files_under(Path(settings.MEDIA_ROOT))) == 2  # original and thumbnail
@@ -269,7 +254,7 @@ def test_deleting_a_conversation_deletes_its_images(alice, conversation, setting
 
 
 def test_the_admin_shows_thumbnails_through_its_own_route(alice, conversation):
-    status, uploaded = upload(alice, image_bytes())
+    status, uploaded = upload_image(alice, image_bytes())
     message = Message.objects.create(conversation=conversation, role="user", content="look")
     Image.objects.filter(pk=uploaded["id"]).update(message=message)
     operator = staff("operator", superuser=True)
@@ -299,7 +284,7 @@ def staff(name: str, *, superuser: bool = False, permissions: tuple[str, ...] = 
 
 
 def test_an_operator_sees_other_users_images_in_the_admin_only(alice, bob):
-    status, uploaded = upload(alice, image_bytes())
+    status, uploaded = upload_image(alice, image_bytes())
     operator = staff("operator", superuser=True)
     admin_file = f"/admin/conversations/conversation/images/{uploaded['id']}/"
 

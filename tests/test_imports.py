@@ -19,28 +19,9 @@ from conversations import sidebar
 from conversations.models import Conversation, Image, Message
 from conversations.transfer import imports
 from tests.helpers import error_message, open_socket, png, signed_in
+from tests.import_files import STARTED, export, import_file, message, zip_of
 
-STARTED = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 SCHEMA = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
-
-
-def message(number: int = 0, **fields) -> dict:
-    return {
-        "id": f"m{number}",
-        "role": "user",
-        "content": f"question {number}",
-        "created_at": (STARTED + timedelta(minutes=number)).isoformat(),
-        **fields,
-    }
-
-
-def export(*messages: dict, **conversation) -> bytes:
-    body = {"title": "Imported", "model": "llama3.2", "messages": list(messages), **conversation}
-    return json.dumps({"format": "ollama-chat-export", "version": 1, "conversation": body}).encode()
-
-
-def upload(client, content: bytes, name: str = "chat.json"):
-    return client.post("/c/import/", {"file": SimpleUploadedFile(name, content)})
 
 
 def stored_files(settings) -> list[Path]:
@@ -141,14 +122,14 @@ def test_a_refused_import_names_the_problem_and_leaves_nothing(alice, settings, 
     settings.MAX_IMAGES_PER_MESSAGE = 2
     settings.MAX_IMAGE_BYTES = 1000
 
-    assert_refused(upload(signed_in(alice), content), expected, settings)
+    assert_refused(import_file(signed_in(alice), content), expected, settings)
 
 
 @pytest.mark.django_db
 def test_a_file_over_the_size_limit_is_refused_with_the_limit(alice, settings):
     settings.MAX_IMPORT_BYTES = 2 * 2**20
     content = export(message(0, role="assistant", content="x" * (settings.MAX_IMPORT_BYTES + 1000)))
-    response = upload(signed_in(alice), content)
+    response = import_file(signed_in(alice), content)
     assert_refused(response, "MB; an import may be at most 2.0 MB.", settings)
 
 
@@ -156,7 +137,7 @@ def test_a_file_over_the_size_limit_is_refused_with_the_limit(alice, settings):
 def test_a_request_over_the_size_limit_is_refused_before_it_is_parsed(alice, settings):
     settings.MAX_IMPORT_BYTES = 2 * 2**20
     content = export(message(0, role="assistant", content="x" * (settings.MAX_IMPORT_BYTES + 2**20)))
-    response = upload(signed_in(alice), content)
+    response = import_file(signed_in(alice), content)
     assert response.status_code == 413
     assert error_message(response) == "An import may be at most 2.0 MB."
     assert not Conversation.objects.exists() and not stored_files(settings)
@@ -187,7 +168,7 @@ def test_a_failure_half_way_removes_the_batches_and_files_already_written(alice,
     messages = [message(n, images=[{"data": PNG}]) for n in range(7)]
     messages.append(message(7, role="wizard"))
 
-    response = upload(signed_in(alice), export(*messages))
+    response = import_file(signed_in(alice), export(*messages))
 
     assert written == [2, 2, 2]  # three batches were in the database before message 8 was read
     assert_refused(response, "Message 8: unknown role 'wizard'.", settings)
@@ -202,7 +183,7 @@ def test_settings_after_the_messages_are_read_too(alice):
             "format": "ollama-chat-export",
         }
     ).encode()
-    response = upload(signed_in(alice), text)
+    response = import_file(signed_in(alice), text)
     assert response.status_code == 201
     copy = Conversation.objects.get()
     assert (copy.system_prompt, copy.model, copy.messages.count()) == ("Be brief.", "qwen3:8b", 1)
@@ -217,7 +198,7 @@ def test_structured_results_are_worked_out_again_not_taken_from_the_file(alice):
         message(3, role="assistant", content="plain", structured={"valid": True, "data": 1, "errors": []}),
         message(4, role="assistant", content='{"a"', format="json", status="stopped", structured={"x": 1}),
     )
-    assert upload(signed_in(alice), content).status_code == 201
+    assert import_file(signed_in(alice), content).status_code == 201
 
     results = [m.structured for m in Message.objects.order_by("created_at")]
     assert results[0] is None and results[3] is None and results[4] is None
@@ -286,7 +267,7 @@ def test_the_zip_export_imports_back_with_its_images_and_dates(alice, bob, conve
     )
     archive = signed_in(alice).get(f"/c/{conversation.pk}/export.zip").content
 
-    created = upload(signed_in(bob), archive, "chat.zip")
+    created = import_file(signed_in(bob), archive, "chat.zip")
 
     assert created.status_code == 201, created.content
     copy = Conversation.objects.get(pk=created.json()["id"])
@@ -314,21 +295,13 @@ def test_an_imported_conversation_lands_in_its_own_date_group(alice):
     content = export(
         message(0), created_at=STARTED.isoformat(), updated_at=(STARTED + timedelta(days=2)).isoformat()
     )
-    assert upload(signed_in(alice), content).status_code == 201
+    assert import_file(signed_in(alice), content).status_code == 201
 
     listed = sidebar.page(owner_id=alice.pk).conversations
     assert [c.title for c in listed] == ["Recent", "Imported"]
     assert listed[1].updated_at == STARTED + timedelta(days=2)
     later = datetime(2025, 3, 20, 12, 0, tzinfo=UTC)
     assert [g["label"] for g in sidebar.grouped(listed[1:], now=later)] == ["Previous 30 days"]
-
-
-def zip_of(files: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def image_name(data: bytes) -> str:
@@ -381,7 +354,7 @@ def test_a_zip_that_is_not_an_export_is_refused_before_it_is_unpacked(alice, set
     settings.MAX_IMPORT_BYTES = 2_000_000
     settings.MAX_IMAGE_BYTES = 1000
     settings.MAX_IMPORT_MESSAGES = 3
-    assert_refused(upload(signed_in(alice), zip_of(files), "chat.zip"), expected, settings)
+    assert_refused(import_file(signed_in(alice), zip_of(files), "chat.zip"), expected, settings)
 
 
 @pytest.mark.django_db
@@ -392,7 +365,7 @@ def test_a_zip_of_many_copies_of_one_image_stops_at_the_import_limit(alice, sett
     settings.MAX_IMPORT_BYTES = len(export(*messages)) + 2 * len(picture) + 10
     files = {"conversation.json": export(*messages), image_name(picture): picture}
 
-    response = upload(signed_in(alice), zip_of(files), "chat.zip")
+    response = import_file(signed_in(alice), zip_of(files), "chat.zip")
 
     assert_refused(response, "Message 3, image 1: the zip file unpacks to more than", settings)
 
@@ -403,13 +376,13 @@ def test_a_damaged_zip_is_refused(alice, settings):
         {"conversation.json": export(message(0, content="x" * 5000))}, compression=zipfile.ZIP_STORED
     )
     assert_refused(
-        upload(signed_in(alice), archive[:-30], "chat.zip"),
+        import_file(signed_in(alice), archive[:-30], "chat.zip"),
         "The zip file is damaged or cannot be read (its end is missing).",
         settings,
     )
     # Still valid JSON, but not what was packed: the checksum at the end of the file says so.
     changed = archive.replace(b"x" * 100, b"y" * 100, 1)
-    assert_refused(upload(signed_in(alice), changed, "chat.zip"), "The zip file is damaged", settings)
+    assert_refused(import_file(signed_in(alice), changed, "chat.zip"), "The zip file is damaged", settings)
 
 
 def staged(owner, *, since: datetime) -> Conversation:
@@ -450,7 +423,7 @@ def test_an_import_left_staged_by_a_dead_worker_is_removed_after_an_hour(alice, 
     recent = staged(alice, since=timezone.now() - timedelta(minutes=10))
     assert len(stored_files(settings)) == 2  # the original and its thumbnail
 
-    assert upload(signed_in(alice), export(message(0))).status_code == 201  # an import starts by tidying
+    assert import_file(signed_in(alice), export(message(0))).status_code == 201  # an import starts by tidying
 
     assert not Conversation.objects.filter(pk=old.pk).exists() and not Image.objects.exists()
     assert not stored_files(settings)
@@ -469,7 +442,7 @@ def test_an_import_whose_staging_was_removed_meanwhile_is_refused(alice, setting
             imports.discard_import(conversation_id=self.conversation_id)
 
     monkeypatch.setattr(imports._Staging, "write", write_then_lose)
-    response = upload(signed_in(alice), export(message(0), message(1)))
+    response = import_file(signed_in(alice), export(message(0), message(1)))
     assert_refused(response, "The import took too long and was stopped; try again.", settings)
 
 
@@ -540,7 +513,7 @@ def test_an_exported_conversation_imports_back_with_its_branches(alice, conversa
     client = signed_in(alice)
     exported = client.get(f"/c/{conversation.pk}/export.json").content
 
-    copy = Conversation.objects.get(pk=upload(client, exported).json()["id"])
+    copy = Conversation.objects.get(pk=import_file(client, exported).json()["id"])
     a2_copy = copy.messages.get(content="A2")
     branches.switch_version(conversation_id=copy.pk, reply_id=a2_copy.pk)
     shown = list(copy.messages.filter(active=True).values_list("content", flat=True))
@@ -559,7 +532,7 @@ def test_an_export_from_before_branches_imports_as_one_branch(alice):
         message(2),
         message(3, role="assistant", content="answer 3", reply_to="m2"),
     )
-    copy = Conversation.objects.get(pk=upload(signed_in(alice), content).json()["id"])
+    copy = Conversation.objects.get(pk=import_file(signed_in(alice), content).json()["id"])
     parents = {
         m.content: m.parent.content if m.parent else None for m in copy.messages.select_related("parent")
     }

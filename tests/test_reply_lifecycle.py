@@ -9,8 +9,7 @@ from asgiref.sync import sync_to_async
 
 from conversations.chat import liveness, replies
 from conversations.models import Message
-from tests.helpers import open_socket, receive_until, send
-from tests.test_images import image_bytes, upload
+from tests.helpers import image_bytes, open_socket, receive_until, send, upload_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,7 +44,7 @@ async def test_a_reply_that_cannot_be_saved_leaves_the_conversation_usable(
 
 
 async def test_earlier_images_are_left_out_for_a_model_that_cannot_see(ollama, alice, conversation):
-    status, uploaded = await sync_to_async(upload)(alice, image_bytes())
+    status, uploaded = await sync_to_async(upload_image)(alice, image_bytes())
     assert status == 201
     socket = await open_socket(alice, conversation.pk)
     ollama.enqueue_chat("A red square.")

@@ -12,8 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from conversations.chat.replies import ReplyRefused
 from conversations.chat.starts import NewQuestion, StartedReply, start_new_replies
 from conversations.models import Conversation, Image, Message
-from tests.helpers import open_socket, receive_until, send
-from tests.test_images import image_bytes, upload
+from tests.helpers import image_bytes, open_socket, receive_until, send, upload_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +27,7 @@ def test_a_refused_question_does_not_hold_up_the_others(alice, bob):
         for name in ("fine", "busy", "no_model", "gone", "not_hers")
     )
     Message.objects.create(conversation=busy, role="assistant", status="streaming")
-    bobs_image = upload(bob, image_bytes())[1]["id"]
+    bobs_image = upload_image(bob, image_bytes())[1]["id"]
 
     outcomes = start_new_replies(
         [

@@ -22,8 +22,7 @@ from conversations import housekeeping, images
 from conversations.chat.replies import ReplyRefused
 from conversations.chat.starts import NewQuestion, start_new_replies
 from conversations.models import Image, Message
-from tests.helpers import signed_in, wait_for
-from tests.test_images import files_under, image_bytes, removed_by, upload
+from tests.helpers import files_under, image_bytes, removed_by, signed_in, upload_image, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,7 +33,7 @@ NOW = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
 def uploaded_ids(user, count: int) -> list[str]:
     ids = []
     for index in range(count):
-        status, body = upload(user, image_bytes(color=f"#{index:06x}"))
+        status, body = upload_image(user, image_bytes(color=f"#{index:06x}"))
         assert status == 201, body
         ids.append(body["id"])
     return ids
@@ -45,7 +44,7 @@ def test_uploads_past_the_count_cap_are_refused_saying_what_frees_room(alice, se
     uploaded_ids(alice, 2)
     files_before = files_under(Path(settings.MEDIA_ROOT))
 
-    status, body = upload(alice, image_bytes(color="blue"))
+    status, body = upload_image(alice, image_bytes(color="blue"))
 
     assert status == 429
     assert body["error"]["message"] == (
@@ -60,9 +59,9 @@ def test_uploads_past_the_byte_cap_are_refused_saying_what_frees_room(alice, set
     first = image_bytes(size=(200, 200), color="red")
     second = image_bytes(size=(200, 200), color="green")
     settings.MAX_UNSENT_IMAGE_BYTES = len(first) + len(second) - 1
-    assert upload(alice, first)[0] == 201
+    assert upload_image(alice, first)[0] == 201
 
-    status, body = upload(alice, second, "second.png")
+    status, body = upload_image(alice, second, "second.png")
 
     assert status == 429
     assert "“second.png”" in body["error"]["message"]
@@ -75,9 +74,9 @@ def test_uploads_past_the_byte_cap_are_refused_saying_what_frees_room(alice, set
 def test_one_users_full_quota_leaves_another_user_free(alice, bob, settings):
     settings.MAX_UNSENT_IMAGES = 1
     uploaded_ids(alice, 1)
-    assert upload(alice, image_bytes(color="blue"))[0] == 429
+    assert upload_image(alice, image_bytes(color="blue"))[0] == 429
 
-    status, body = upload(bob, image_bytes(color="blue"))
+    status, body = upload_image(bob, image_bytes(color="blue"))
 
     assert status == 201
     assert Image.objects.filter(owner=bob).count() == 1
@@ -86,15 +85,15 @@ def test_one_users_full_quota_leaves_another_user_free(alice, bob, settings):
 def test_removing_or_sending_an_upload_frees_room(alice, conversation, settings):
     settings.MAX_UNSENT_IMAGES = 2
     first, second = uploaded_ids(alice, 2)
-    assert upload(alice, image_bytes(color="blue"))[0] == 429
+    assert upload_image(alice, image_bytes(color="blue"))[0] == 429
 
     assert removed_by(alice, first) == 204
-    assert upload(alice, image_bytes(color="blue"))[0] == 201
-    assert upload(alice, image_bytes(color="white"))[0] == 429
+    assert upload_image(alice, image_bytes(color="blue"))[0] == 201
+    assert upload_image(alice, image_bytes(color="white"))[0] == 429
 
     message = Message.objects.create(conversation=conversation, role="user", content="look")
     Image.objects.filter(pk=second).update(message=message)
-    assert upload(alice, image_bytes(color="white"))[0] == 201
+    assert upload_image(alice, image_bytes(color="white"))[0] == 201
 
 
 def test_an_upload_first_clears_its_owners_stale_ones(alice, settings):
@@ -102,7 +101,7 @@ def test_an_upload_first_clears_its_owners_stale_ones(alice, settings):
     [stale] = uploaded_ids(alice, 1)
     Image.objects.filter(pk=stale).update(created_at=timezone.now() - timedelta(days=2))
 
-    status, body = upload(alice, image_bytes(color="blue"))
+    status, body = upload_image(alice, image_bytes(color="blue"))
 
     assert status == 201
     assert list(Image.objects.values_list("pk", flat=True)) == [Image.objects.get(pk=body["id"]).pk]
@@ -130,7 +129,7 @@ def test_two_uploads_at_once_cannot_both_slip_past_the_cap(alice, settings, monk
 
     def upload_in_a_thread(color: str) -> None:
         try:
-            statuses.append(upload(alice, image_bytes(color=color))[0])
+            statuses.append(upload_image(alice, image_bytes(color=color))[0])
         finally:
             connections.close_all()
 
@@ -210,7 +209,7 @@ async def test_the_first_request_starts_the_housekeeping_of_its_process(alice):
 
 async def test_the_housekeeping_sweeps_stale_uploads_when_its_interval_comes(alice, monkeypatch, settings):
     monkeypatch.setattr(housekeeping, "INTERVAL_SECONDS", 0)
-    stale = await sync_to_async(upload)(alice, image_bytes())
+    stale = await sync_to_async(upload_image)(alice, image_bytes())
     await Image.objects.filter(pk=stale[1]["id"]).aupdate(created_at=timezone.now() - timedelta(days=2))
 
     housekeeping.ensure_housekeeping()

@@ -168,3 +168,17 @@ def test_stop_in_a_tab_ends_the_api_stream_with_finish_reason_cancelled(api, oll
     assert rest[-1].choices[0].finish_reason == "cancelled"
     text = "".join(c.choices[0].delta.content or "" for c in rest)
     assert "w49" not in text
+
+
+def test_a_streamed_api_reply_is_not_held_back_for_compression(api, ollama):
+    ollama.enqueue_chat("One ", "two.", delay=0.05)
+    body = {"model": "llama3.2", "messages": [{"role": "user", "content": "Count"}], "stream": True}
+    headers = {"Authorization": f"Bearer {api.key}", "Accept-Encoding": "gzip"}
+    with httpx.stream("POST", f"{api.base_url}chat/completions", json=body, headers=headers) as response:
+        assert response.status_code == 200
+        assert "content-encoding" not in response.headers
+        raw = b"".join(response.iter_raw())
+    lines = [line for line in raw.decode().splitlines() if line.startswith("data: {")]
+    text = "".join(json.loads(line[6:])["choices"][0]["delta"].get("content") or "" for line in lines)
+    assert text == "One two."
+    assert raw.startswith(b"data: ")  # as sent, not a gzip stream
