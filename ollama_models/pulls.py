@@ -35,10 +35,13 @@ PUBLISH_SECONDS = 0.1  # at most ten progress events a second per pull
 KEEP_FINISHED_SECONDS = 600.0
 # How long a question to the control group waits for answers. With Redis no
 # worker knows how many others there are, so a question nobody answers "yes"
-# takes this long: the first frame of a Models page, a `not_pulling`, and the
-# start of a pull no worker is running yet. A worker that answers later than
-# this is not heard (see start() for what that means).
+# takes this long: the first frame of a Models page, or a `not_pulling`. A
+# worker that answers later than this is not heard.
 ANSWER_SECONDS = 0.25
+# Before a pull starts, the other workers are asked for longer whether one pulls the
+# model already: an answer later than this means a second pull (see start()), and a
+# pull takes minutes anyway.
+CLAIM_SECONDS = 1.0
 # The channel layers drop group members after a day (group_expiry); the
 # listener joins the control group again well before that.
 REJOIN_SECONDS = 3600.0
@@ -172,12 +175,14 @@ async def start(model: str) -> None:
 async def _start_unless_running(key: str, model: str, claim: str) -> None:
     # Two workers that claim one model at the same time each hear the other's
     # claim, and the smaller claim wins (see _answer). What is left: a worker
-    # that answers later than ANSWER_SECONDS (stalled, or Redis slow) is not
+    # that answers later than CLAIM_SECONDS (stalled, or Redis slow) is not
     # heard, and the model is pulled twice. Ollama shares one download between
     # concurrent pulls of a model, so this costs a second request, and the page
     # shows one pull per model (snapshot() keeps one; the page keys pulls by model).
     try:
-        answers = await _ask({"type": "pulls.find", "model": key, "claim": claim}, until_found=True)
+        answers = await _ask(
+            {"type": "pulls.find", "model": key, "claim": claim}, until_found=True, seconds=CLAIM_SECONDS
+        )
     finally:
         del _claims[key]
     if any(answer.get("found") for answer in answers):
@@ -275,8 +280,10 @@ class _Question:
             self.enough.set()
 
 
-async def _ask(event: dict[str, Any], *, until_found: bool = False) -> list[dict[str, Any]]:
-    """Ask every worker (this one too); the answers that came within ANSWER_SECONDS.
+async def _ask(
+    event: dict[str, Any], *, until_found: bool = False, seconds: float = ANSWER_SECONDS
+) -> list[dict[str, Any]]:
+    """Ask every worker (this one too); the answers that came within `seconds`.
 
     With `until_found`, the first answer that says `found` is enough.
     """
@@ -290,7 +297,7 @@ async def _ask(event: dict[str, Any], *, until_found: bool = False) -> list[dict
             CONTROL_GROUP, {**event, "question_id": question_id, "reply_channel": listener.channel}
         )
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(question.enough.wait(), ANSWER_SECONDS)
+            await asyncio.wait_for(question.enough.wait(), seconds)
     finally:
         del listener.questions[question_id]
     return question.answers
