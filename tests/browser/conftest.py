@@ -177,7 +177,7 @@ def streaming_text(page: Page, index: int, expected: str) -> str:
         pytest.fail(f"reply {index} never showed {expected!r} while streaming; now it is {seen}")
 
 
-# narrow.css: at this width and below the sidebar is a drawer behind "Show conversations".
+# app.css's narrow-screen rules: at this width and below the sidebar is a drawer behind "Show conversations".
 NARROW_MAX_WIDTH = 720
 
 
