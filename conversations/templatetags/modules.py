@@ -22,9 +22,18 @@ IMPORT = re.compile(
 )
 
 
+# import("./x.js") with a literal path: a module loaded on first use.
+DYNAMIC_IMPORT = re.compile(r"""\bimport\(\s*["']([^"']+)["']\s*\)""")
+
+
 def imports_of(source: str) -> list[str]:
     """The specifiers a module's source imports statically, in order."""
     return [a or b for a, b in IMPORT.findall(source)]
+
+
+def dynamic_imports_of(source: str) -> list[str]:
+    """The specifiers a module's source loads with import(), in order: not preloaded."""
+    return DYNAMIC_IMPORT.findall(source)
 
 
 @lru_cache

@@ -2,10 +2,48 @@
 // images (with a warning when the chosen model cannot see them) and the structured output panel.
 
 import { announce } from "../lib/dom.js";
+import { lazy } from "../lib/lazy.js";
 import { Attachments } from "./attachments.js";
-import { StructuredPanel } from "./schema-panel.js";
 
 const $ = (id) => document.getElementById(id);
+
+const schemaPanel = lazy(() => import("./schema-panel.js"));
+
+// The structured output panel (schema-panel.js), loaded when first opened: until then it is
+// closed, and a message goes without a format.
+class StructuredControl {
+  constructor(parts, schemasUrl) {
+    this.parts = parts;
+    this.schemasUrl = schemasUrl;
+    this.panel = parts.panel;
+    this.loaded = null;
+    parts.toggle.addEventListener("click", () => this.use((panel) => panel.setOpen(!panel.open)));
+  }
+
+  use(run) {
+    return schemaPanel(({ StructuredPanel }) => run((this.loaded ||= new StructuredPanel(this.parts, this.schemasUrl))));
+  }
+
+  get open() {
+    return !!this.loaded && this.loaded.open;
+  }
+
+  format() {
+    return this.loaded ? this.loaded.format() : { ok: true, format: undefined };
+  }
+
+  fold() {
+    if (this.loaded) this.loaded.fold();
+  }
+
+  showError(text) {
+    if (this.loaded) this.loaded.showError(text);
+  }
+
+  clearError() {
+    if (this.loaded) this.loaded.clearError();
+  }
+}
 
 export class Composer {
   // onSend() on Send or Enter, onStop() on Stop.
@@ -39,7 +77,7 @@ export class Composer {
     this.note = $("composer-note");
     this.streaming = false;
 
-    this.structured = new StructuredPanel(
+    this.structured = new StructuredControl(
       {
         toggle: $("structured-toggle"),
         panel: $("structured-panel"),

@@ -3,7 +3,9 @@
 // another), continue a reply cut short, and the "‹ 2/3 ›" pager between versions.
 
 import { copyText, el, toast } from "../lib/dom.js";
-import { PopupMenu } from "../lib/menu.js";
+import { lazy } from "../lib/lazy.js";
+
+const menuModule = lazy(() => import("../lib/menu.js"));
 
 function button(label, className, text) {
   const node = el("button", `msg-action ${className}`, text ?? label);
@@ -30,13 +32,7 @@ export class MessageActions {
     this.busy = false;
     this.editing = null; // {article, form, text, save}
     this.modelMenu = modelMenu;
-    this.models = new PopupMenu(modelMenu, {
-      onOpen: () => this.fillModelMenu(),
-      onSelect: (item, opener) => {
-        const article = opener && opener.closest("article");
-        if (article && !this.busy) this.handlers.regenerate(article.dataset.id, item.dataset.model);
-      },
-    });
+    this.models = null; // the "Answer again with…" menu, made when first opened
     this.deleteDialog = deleteDialog;
     this.deleting = null; // the article whose deletion awaits confirmation
     deleteDialog.querySelector('[data-action="confirm"]').addEventListener("click", () => {
@@ -95,7 +91,13 @@ export class MessageActions {
       const other = button("Answer again with…", "model-menu-button", "▾");
       other.setAttribute("aria-haspopup", "menu");
       other.setAttribute("aria-expanded", "false");
-      this.models.attach(other);
+      // As PopupMenu.attach: a click toggles the menu, the arrow keys open it.
+      other.addEventListener("click", () => this.modelPopup((menu) => menu.toggle(other)));
+      other.addEventListener("keydown", (event) => {
+        if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+        event.preventDefault();
+        this.modelPopup((menu) => menu.open(other, event.key === "ArrowUp"));
+      });
       row.append(again, other);
     }
     article.append(row);
@@ -118,6 +120,20 @@ export class MessageActions {
     const msg = article && this.data.get(article);
     if (msg) this.copy(msg.content || "", "Reply copied");
     return !!msg;
+  }
+
+  // The model menu, once lib/menu.js is loaded: use(menu).
+  modelPopup(use) {
+    return menuModule(({ PopupMenu }) => {
+      this.models ||= new PopupMenu(this.modelMenu, {
+        onOpen: () => this.fillModelMenu(),
+        onSelect: (item, opener) => {
+          const article = opener && opener.closest("article");
+          if (article && !this.busy) this.handlers.regenerate(article.dataset.id, item.dataset.model);
+        },
+      });
+      return use(this.models);
+    });
   }
 
   fillModelMenu() {

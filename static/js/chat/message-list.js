@@ -29,7 +29,7 @@ export class MessageList {
   }
 
   render(msg) {
-    return this.decorate(renderFinal(msg), msg);
+    return this.decorate(renderFinal(msg, () => this.follow()), msg);
   }
 
   find(id) {

@@ -2,10 +2,13 @@
 // structured reply), live replies that grow as deltas arrive, and code copy buttons.
 
 import { announce, copyText, el } from "../lib/dom.js";
+import { lazy } from "../lib/lazy.js";
 import { LiveText } from "./live-text.js";
 import { ReplyStatus } from "./reply-status.js";
-import { renderStructured } from "./structured-reply.js";
 import { hasTools, ToolCallList } from "./tools.js";
+
+// A structured reply's form and JSON: loaded when the first one is shown.
+const structuredReply = lazy(() => import("./structured-reply.js"));
 
 const BADGES = { stopped: "Stopped", interrupted: "Interrupted" };
 
@@ -79,14 +82,29 @@ function attachments(images) {
   return box;
 }
 
-// An article for a message that is no longer streaming (or a user message).
-export function renderFinal(msg) {
+// A structured reply's section goes into `content` once its module is there (onGrow() then);
+// if it cannot be loaded, the reply shows as text.
+function fillStructured(content, msg, onGrow) {
+  structuredReply(({ renderStructured }) => renderStructured(msg)).then((section) => {
+    if (section) {
+      content.append(section);
+    } else {
+      content.classList.replace("structured-content", "plain");
+      content.textContent = msg.content || "";
+    }
+    onGrow();
+  });
+}
+
+// An article for a message that is no longer streaming (or a user message). onGrow() runs
+// when a part that comes later (a structured reply's) has been added.
+export function renderFinal(msg, onGrow = () => {}) {
   const article = shell(msg);
   if (msg.role !== "user" && msg.thinking) article.append(thinkingBlock(msg.thinking, false).details);
   const content = el("div", "content");
   if (msg.role !== "user" && msg.structured && typeof msg.structured === "object") {
     content.classList.add("structured-content");
-    content.append(renderStructured(msg));
+    fillStructured(content, msg, onGrow);
   } else if (msg.role !== "user" && msg.html) {
     content.classList.add("rendered");
     content.innerHTML = msg.html;

@@ -3,9 +3,16 @@
 // matches, and remembers the last model used. The <select> holds the choice.
 
 import { errorText, request } from "../lib/http.js";
-import { ModelFilter } from "./model-filter.js";
+import { lazy } from "../lib/lazy.js";
 
 const KEY = "lastModel";
+
+const filterModule = lazy(() => import("./model-filter.js"));
+
+// The keys the filter box takes from the composer: Enter, ↓, and Escape with text to clear.
+function filterKey(event, box) {
+  return event.key === "Enter" || event.key === "ArrowDown" || (event.key === "Escape" && box.value);
+}
 
 export function lastModel() {
   try {
@@ -60,12 +67,36 @@ export class ModelPicker {
     this.capabilities = new Map(); // model name -> capabilities, once loaded
     this.entries = []; // every model choosable, whatever the filter: {name, label, title, family}
     this.query = "";
-    this.filter = filter ? new ModelFilter(filter, filterStatus, this) : null;
+    this.filter = null; // model-filter.js, loaded when the filter box is first used
+    if (filter) this.wireFilter(filter, filterStatus);
     select.addEventListener("change", () => {
       this.touched = true;
     });
     const initial = this.conversationModel || lastModel();
     if (initial) this.fill([{ name: initial }], initial);
+  }
+
+  // Until its module is there the box loads it, then applies what was typed meanwhile;
+  // its keys are kept from the composer at once and acted on when it has loaded.
+  wireFilter(box, status) {
+    const ready = () =>
+      filterModule(({ ModelFilter }) => {
+        if (!this.filter) {
+          this.filter = new ModelFilter(box, status, this);
+          if (box.value) this.filter.apply();
+        }
+        return this.filter;
+      });
+    box.addEventListener("focus", () => ready(), { once: true });
+    box.addEventListener("input", () => {
+      if (!this.filter) ready();
+    });
+    box.addEventListener("keydown", (event) => {
+      if (this.filter || !filterKey(event, box)) return;
+      event.preventDefault();
+      event.stopPropagation();
+      ready().then((filter) => filter && filter.onKey(event));
+    });
   }
 
   get value() {

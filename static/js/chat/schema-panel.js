@@ -121,6 +121,7 @@ function describeParseError(text, error) {
   return { text: `The schema is not valid JSON at ${where}: ${what}.`, position };
 }
 
+// The composer opens and closes it with setOpen() (its toggle is wired by the composer).
 export class StructuredPanel {
   constructor({ toggle, panel, body, summary, summaryText, unfold, schema, jsonMode, example, saved, name, save, remove, error }, schemasUrl) {
     Object.assign(this, { toggle, panel, body, summary, summaryText, unfold, schema, jsonMode, example, saved, name, save, remove, error });
@@ -132,7 +133,6 @@ export class StructuredPanel {
     this.entries = [];
     this.loaded = false;
     for (const title of Object.keys(EXAMPLES)) example.append(new Option(title, title));
-    toggle.addEventListener("click", () => this.setOpen(!this.open));
     schema.addEventListener("input", () => this.clearError());
     jsonMode.addEventListener("change", () => {
       schema.disabled = jsonMode.checked;

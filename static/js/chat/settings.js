@@ -26,7 +26,8 @@ function range(spec) {
 
 export class SettingsDialog {
   // models() -> model names for the select; onSaved(settings, isDefaults) after a save that closes.
-  constructor({ dialog, openButton, defaultsUrl, models, onSaved }) {
+  // The page opens it with open().
+  constructor({ dialog, defaultsUrl, models, onSaved }) {
     this.dialog = dialog;
     this.form = dialog.querySelector("form");
     this.body = dialog.querySelector(".settings-body");
@@ -43,7 +44,6 @@ export class SettingsDialog {
     this.fields = new Map(); // name -> {input, error}
     this.serial = 0;
 
-    openButton.addEventListener("click", () => this.open());
     dialog.querySelector('[data-action="cancel"]').addEventListener("click", () => dialog.close());
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
