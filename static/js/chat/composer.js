@@ -17,7 +17,12 @@ class StructuredControl {
     this.schemasUrl = schemasUrl;
     this.panel = parts.panel;
     this.loaded = null;
-    parts.toggle.addEventListener("click", () => this.use((panel) => panel.setOpen(!panel.open)));
+    // On the first click the panel opens once its module is there: the focus goes into it
+    // only if it has not moved on meanwhile (to the message box, say).
+    parts.toggle.addEventListener("click", () => {
+      const focus = document.activeElement;
+      this.use((panel) => panel.setOpen(!panel.open, document.activeElement === focus));
+    });
   }
 
   use(run) {

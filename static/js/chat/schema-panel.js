@@ -162,13 +162,13 @@ export class StructuredPanel {
     return !this.panel.hidden;
   }
 
-  setOpen(open) {
+  setOpen(open, focus = true) {
     this.panel.hidden = !open;
     this.toggle.setAttribute("aria-expanded", String(open));
     this.setFolded(false);
     if (open) {
       if (!this.loaded) this.loadSaved();
-      (this.jsonMode.checked ? this.jsonMode : this.schema).focus();
+      if (focus) (this.jsonMode.checked ? this.jsonMode : this.schema).focus();
     }
   }
 
