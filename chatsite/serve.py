@@ -23,10 +23,15 @@ import os
 import sys
 from typing import Any
 
-import daphne.server
-from daphne.cli import CommandLineInterface
-from daphne.http_protocol import HTTPFactory, WebRequest
-from daphne.server import Server
+# daphne serves plain HTTP here: TLS ends at the reverse proxy (docs/deploy.md). Without
+# this line Twisted loads pyOpenSSL, and with it cryptography's TLS bindings, into every
+# worker (about 6 MB) for a TLS transport that is never used.
+sys.modules.setdefault("OpenSSL", None)  # type: ignore[arg-type]  # None: "import OpenSSL" fails
+
+import daphne.server  # noqa: E402 (daphne after the line above)
+from daphne.cli import CommandLineInterface  # noqa: E402
+from daphne.http_protocol import HTTPFactory, WebRequest  # noqa: E402
+from daphne.server import Server  # noqa: E402
 
 APPLICATION = "chatsite.asgi:application"
 

@@ -244,3 +244,17 @@ def test_making_a_path_private_takes_permissions_away_and_never_adds_one(tmp_pat
     keep_private(path, mode=mode)
 
     assert path.stat().st_mode & 0o777 == after
+
+
+def test_a_worker_loads_no_tls_library_since_tls_ends_at_the_proxy():
+    # What `python -m chatsite.serve` imports before it serves: daphne, Twisted's TCP
+    # transport and the websocket protocol, which would each take pyOpenSSL if they could.
+    probe = (
+        "import sys, chatsite.serve, twisted.internet.tcp, daphne.ws_protocol; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('OpenSSL', 'service_identity') "
+        "and sys.modules[m] is not None))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stdout
