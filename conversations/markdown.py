@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
@@ -90,3 +92,25 @@ def render_markdown(text: str) -> str:
         link_rel="noopener noreferrer nofollow",
         filter_style_properties={"text-align"},
     )
+
+
+# Opening a conversation is mostly rendering its replies (code blocks are highlighted),
+# and a finished reply is shown again and again: each worker keeps the HTML of the
+# replies it rendered last. The key holds the message's id, so that one user's request
+# is never answered (not even in its timing) from another's text, and the text, so
+# that a continued reply is rendered afresh. Longer texts are rendered every time,
+# which bounds what is kept.
+KEPT_RENDERINGS = 128
+KEPT_MAX_CHARS = 16_000
+
+
+def render_message(message_id: Any, text: str) -> str:
+    """render_markdown() for a finished message, kept for the next time it is shown."""
+    if len(text) > KEPT_MAX_CHARS:
+        return render_markdown(text)
+    return _kept(message_id, text)
+
+
+@lru_cache(maxsize=KEPT_RENDERINGS)
+def _kept(message_id: Any, text: str) -> str:
+    return render_markdown(text)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from html.parser import HTMLParser
 
 import pytest
 
+from conversations import markdown
 from conversations.markdown import render_markdown
 
 
@@ -72,3 +74,25 @@ def test_links_are_kept_safe():
 def test_tables_and_lists_render():
     html = render_markdown("| a | b |\n|---|---|\n| 1 | 2 |\n\n- x\n- y")
     assert "<table>" in html and "<td>1</td>" in html and "<li>x</li>" in html
+
+
+def test_a_finished_reply_is_rendered_once_per_worker_and_per_message(monkeypatch):
+    rendered: list[str] = []
+    real = markdown.render_markdown
+    monkeypatch.setattr(markdown, "render_markdown", lambda text: rendered.append(text) or real(text))
+    markdown._kept.cache_clear()
+    first, second = uuid.uuid4(), uuid.uuid4()
+    text = "# Title\n\n```python\nx = 1\n```"
+
+    html = markdown.render_message(first, text)
+    assert markdown.render_message(first, text) == html == real(text)
+    assert rendered == [text]  # shown again: not rendered again
+
+    markdown.render_message(second, text)  # another message (perhaps another user's): its own
+    markdown.render_message(first, text + " and more")  # continued: rendered afresh
+    assert rendered == [text, text, text + " and more"]
+
+    long = "word " * (markdown.KEPT_MAX_CHARS // 5 + 1)
+    markdown.render_message(first, long)
+    markdown.render_message(first, long)
+    assert rendered[-2:] == [long, long]  # too long to keep

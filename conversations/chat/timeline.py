@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 from django.db.models import Q, QuerySet
 
 from conversations.images import image_data
-from conversations.markdown import render_markdown
+from conversations.markdown import render_message
 from conversations.models import Conversation, Image, Message, ToolCall
 from conversations.structured.form import result_form
 from conversations.structured.formats import stored_result
@@ -60,7 +60,7 @@ def message_data(
         "model": message.model,
         "content": message.content,
         "thinking": message.thinking,
-        "html": render_markdown(message.content) if is_reply and message.is_final else "",
+        "html": render_message(message.pk, message.content) if is_reply and message.is_final else "",
         "status": message.status,
         "error": message.error,
         "created": message.created_at.isoformat(),
