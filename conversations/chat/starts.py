@@ -44,8 +44,7 @@ from conversations.models import Conversation, Image, Message, ToolCall
 from conversations.tools.calls import capped
 from conversations.tools.registry import ToolSpec, chosen_tools
 
-# "regenerate": another answer to a question; "edit": a changed question and a
-# new answer to it.
+# "regenerate": another answer to a question; "edit": a changed question and a new answer to it.
 AnotherMode = Literal["regenerate", "edit"]
 NO_MODEL = "Choose a model first."
 IMAGE_GONE = "An attached image is missing or was already sent. Attach it again."
@@ -240,10 +239,7 @@ def start_another_reply(
     `format`, the exchange's earlier one is kept.
     """
     with transaction.atomic():
-        conversation = lock_conversation(conversation_id)
-        interrupted, streaming = sweep([conversation_id], is_alive)
-        if streaming:
-            raise ReplyRefused("busy", BUSY)
+        conversation, interrupted = _locked_when_idle(conversation_id, is_alive)
         model = model or conversation.model
         if not model:
             raise ReplyRefused("no_model", NO_MODEL)
@@ -316,17 +312,29 @@ def _question_for(conversation: Conversation, mode: AnotherMode, message_id: uui
     return reply.reply_to
 
 
+def _locked_when_idle(conversation_id: uuid.UUID, is_alive: IsAlive) -> tuple[Conversation, dict[Any, Any]]:
+    """The conversation, locked, if no reply of it is being written; and the dead ones marked interrupted."""
+    conversation = lock_conversation(conversation_id)
+    interrupted, streaming = sweep([conversation_id], is_alive)
+    if streaming:
+        raise ReplyRefused("busy", BUSY)
+    return conversation, interrupted
+
+
+def _last_reply(conversation: Conversation, reply_id: uuid.UUID, *, refusal: str) -> Message:
+    """The shown reply `reply_id`, if nothing is shown after it; else `refusal` is the answer."""
+    reply = branches.shown_message(conversation, reply_id, role=Message.Role.ASSISTANT)
+    if branches.last_shown(conversation) != reply:
+        raise ReplyRefused("invalid", refusal)
+    return reply
+
+
 def continue_reply(*, conversation_id: uuid.UUID, reply_id: uuid.UUID, is_alive: IsAlive) -> StartedReply:
     """Let the last reply, cut short (stopped, interrupted, or at its length limit), go on from where
     its text ends: the same reply streams again, and its new text is appended."""
     with transaction.atomic():
-        conversation = lock_conversation(conversation_id)
-        interrupted, streaming = sweep([conversation_id], is_alive)
-        if streaming:
-            raise ReplyRefused("busy", BUSY)
-        reply = branches.shown_message(conversation, reply_id, role=Message.Role.ASSISTANT)
-        if branches.last_shown(conversation) != reply:
-            raise ReplyRefused("invalid", "Only the last reply can be continued.")
+        conversation, interrupted = _locked_when_idle(conversation_id, is_alive)
+        reply = _last_reply(conversation, reply_id, refusal="Only the last reply can be continued.")
         if not is_cut_short(reply):
             raise ReplyRefused("invalid", "Only a reply that stopped before its end can be continued.")
         if not reply.content:
@@ -362,13 +370,8 @@ def resume_with_results(
     """The last reply, which handed its tool calls to the API's client, goes on with the client's
     results: they are kept on the calls, and the model is sent the reply so far with them."""
     with transaction.atomic():
-        conversation = lock_conversation(conversation_id)
-        interrupted, streaming = sweep([conversation_id], is_alive)
-        if streaming:
-            raise ReplyRefused("busy", BUSY)
-        reply = branches.shown_message(conversation, reply_id, role=Message.Role.ASSISTANT)
-        if branches.last_shown(conversation) != reply:
-            raise ReplyRefused("invalid", "Only the last reply can take tool results.")
+        conversation, interrupted = _locked_when_idle(conversation_id, is_alive)
+        reply = _last_reply(conversation, reply_id, refusal="Only the last reply can take tool results.")
         calls = list(reply.tool_calls.order_by("round", "position"))
         waiting = [
             call
